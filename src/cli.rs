@@ -1,0 +1,170 @@
+//! Command-line definitions (clap derive). Doc comments here are the `--help` text.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::hub::{DEFAULT_HEADLINE_MODEL, DEFAULT_MODEL};
+use crate::length::{LengthPreset, DEFAULT_BULLETS};
+use crate::pipeline::{DeviceChoice, EngineChoice};
+use crate::render::Format;
+
+/// Summarize news articles into a headline, an abstract and bullet points.
+///
+/// precis runs pretrained summarization models (DistilBART, BART, PEGASUS, T5) locally through
+/// libtorch, or a fast extractive engine that needs no model at all.
+///
+/// Examples:
+///   precis summarize samples/abe-cameron-summit.txt
+///   curl -s https://example.com/story.html | precis summarize - --format json
+///   precis summarize story.txt --length short --bullets 3 --engine extractive
+///   precis models pull distilbart-cnn-12-6
+///   precis eval --predictions preds.jsonl
+#[derive(Debug, Parser)]
+#[command(name = "precis", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Summarize articles: headline, abstract and bullets.
+    Summarize(SummarizeArgs),
+    /// List, download and locate models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Score summaries against references with ROUGE (and length statistics).
+    Eval(EvalArgs),
+}
+
+/// Options shared by every command that summarizes.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// auto: the pretrained models when they are cached or downloadable, else the extractive engine
+    /// (with a notice on stderr); abstractive: models only, a missing model is an error;
+    /// extractive: sentence extraction, no model.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    pub engine: EngineChoice,
+
+    /// Model for the abstract and the bullets: a preset name (see `precis models list`) or a
+    /// local model directory (config.json, model.safetensors or rust_model.ot, tokenizer).
+    #[arg(long, value_name = "NAME|DIR", default_value = DEFAULT_MODEL)]
+    pub model: String,
+
+    /// Model for the headline: a preset name or a local model directory.
+    #[arg(long, value_name = "NAME|DIR", default_value = DEFAULT_HEADLINE_MODEL)]
+    pub headline_model: String,
+
+    /// Abstract length: short ≈ 40 words, medium ≈ 80 words, long ≈ 160 words.
+    #[arg(long, value_enum, default_value_t = LengthPreset::Medium)]
+    pub length: LengthPreset,
+
+    /// Number of bullet points.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BULLETS, value_parser = parse_bullet_count)]
+    pub bullets: usize,
+
+    /// Where the models run.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+
+    /// Never touch the network: models must already be in the Hugging Face cache
+    /// (same as HF_HUB_OFFLINE=1).
+    #[arg(long)]
+    pub offline: bool,
+
+    /// No progress bars or notices on stderr (errors and warnings are still printed).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SummarizeArgs {
+    /// Article files (plain text, Markdown or HTML), or - for standard input.
+    #[arg(value_name = "INPUT", default_value = "-")]
+    pub inputs: Vec<String>,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// List the presets: name, repository, architecture, license, and whether it is cached.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a preset's files into the Hugging Face cache (once, with network).
+    Pull {
+        /// Preset name(s).
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Print the local directory of a cached preset (its snapshot in the Hugging Face cache).
+    Path {
+        /// Preset name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Dataset JSONL: one record per line with `article` and a reference field; precis summarizes
+    /// every article and scores the chosen output.
+    #[arg(long, value_name = "FILE", conflicts_with = "predictions", required_unless_present = "predictions")]
+    pub data: Option<String>,
+
+    /// Score existing outputs: JSONL with `reference` and `prediction` on each line.
+    #[arg(long, value_name = "FILE")]
+    pub predictions: Option<String>,
+
+    /// Which output to score (with --data).
+    #[arg(long, value_enum, default_value_t = EvalOutput::Abstract)]
+    pub output: EvalOutput,
+
+    /// Name of the reference field in --data records (default: `reference`, or `headline` when
+    /// scoring headlines).
+    #[arg(long, value_name = "NAME")]
+    pub reference_field: Option<String>,
+
+    /// Output format: text (a table) or json.
+    #[arg(long, short, value_enum, default_value_t = EvalFormat::Text)]
+    pub format: EvalFormat,
+
+    /// With --format json, include each record's scores.
+    #[arg(long)]
+    pub per_record: bool,
+
+    /// Score at most this many records.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalOutput {
+    Abstract,
+    Bullets,
+    Headline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalFormat {
+    Text,
+    Json,
+}
+
+fn parse_bullet_count(value: &str) -> Result<usize, String> {
+    let count: usize = value.trim().parse().map_err(|_| format!("'{value}' is not a whole number; give a bullet count from 1 to 20"))?;
+    if (1..=20).contains(&count) {
+        Ok(count)
+    } else {
+        Err(format!("{count} bullets is out of range; give a count from 1 to 20"))
+    }
+}

@@ -1,0 +1,17 @@
+//! precis: news articles → headline, abstract and bullet points.
+//!
+//! Data path: input (file, stdin) → `input::Document` → `text` (normalize, sentences) →
+//! `pipeline` (engine choice, windows) → `engine` (seq2seq through rust-bert, or extractive) →
+//! `render::SummaryRecord` → text / JSON / JSONL / Markdown. See docs/ARCHITECTURE.md.
+
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod eval;
+pub mod hub;
+pub mod input;
+pub mod length;
+pub mod pipeline;
+pub mod render;
+pub mod rouge;
+pub mod text;

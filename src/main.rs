@@ -1,0 +1,21 @@
+//! The `precis` binary: parse arguments, run the command, map errors to messages and exit codes.
+//! Exit codes: 0 success, 1 the work failed (bad input, missing model, failed items),
+//! 2 invalid command line (from clap).
+
+use clap::Parser;
+
+use precis::cli::{Cli, Command};
+use precis::commands;
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Summarize(args) => commands::summarize::run(args),
+        Command::Models(command) => commands::models::run(command),
+        Command::Eval(args) => commands::eval::run(args),
+    };
+    if let Err(error) = result {
+        eprintln!("precis: error: {error:#}");
+        std::process::exit(1);
+    }
+}

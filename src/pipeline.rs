@@ -1,0 +1,420 @@
+//! Document → summary: engine choice, model loading, input windows, and the assembly of the
+//! headline, the abstract and the bullets. Commands call this; it knows nothing about which
+//! command called it or how the result will be printed.
+
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use tch::Device;
+
+use crate::engine::extractive::{self, ExtractiveOptions, ExtractiveSummary};
+use crate::engine::seq2seq::{GenerationSettings, Seq2SeqModel};
+use crate::hub::{self, cache::HubSettings, ResolvedModel};
+use crate::input::Document;
+use crate::length::{LengthPreset, HEADLINE_MAX_WORDS};
+use crate::render::{EngineKind, InputInfo, ModelUsed, OutputEngines, Settings, Stats, SummaryRecord, Timings};
+use crate::text;
+
+/// Which engine `summarize` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineChoice {
+    /// Abstractive when its model is cached or can be downloaded, otherwise extractive (with a notice).
+    Auto,
+    /// Pretrained seq2seq models only; a missing model is an error.
+    Abstractive,
+    /// Sentence extraction: no model, no download.
+    Extractive,
+}
+
+impl EngineChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineChoice::Auto => "auto",
+            EngineChoice::Abstractive => "abstractive",
+            EngineChoice::Extractive => "extractive",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeviceChoice {
+    /// CUDA when available, else CPU.
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+/// What the user asked for, validated before any work starts.
+#[derive(Debug, Clone)]
+pub struct SummarizeOptions {
+    pub engine: EngineChoice,
+    pub model: String,
+    pub headline_model: String,
+    pub length: LengthPreset,
+    pub bullets: usize,
+    pub device: DeviceChoice,
+    pub hub: HubSettings,
+}
+
+struct LoadedModel {
+    resolved: ResolvedModel,
+    model: Seq2SeqModel,
+}
+
+/// Holds the loaded models (once per process) and summarizes documents with them.
+pub struct Summarizer {
+    options: SummarizeOptions,
+    abstract_model: Option<LoadedModel>,
+    headline_model: Option<LoadedModel>,
+    /// Notices for the user (e.g. why the extractive fallback was taken), printed once by the caller.
+    pub notices: Vec<String>,
+    load_ms: u64,
+}
+
+impl Summarizer {
+    pub fn new(options: SummarizeOptions) -> Result<Summarizer> {
+        let started = Instant::now();
+        let mut summarizer = Summarizer { options, abstract_model: None, headline_model: None, notices: Vec::new(), load_ms: 0 };
+        if summarizer.options.engine != EngineChoice::Extractive {
+            // A name that is neither a preset nor a directory is the user's mistake under every engine.
+            hub::check_spec(&summarizer.options.model)?;
+            hub::check_spec(&summarizer.options.headline_model)?;
+            let device = pick_device(summarizer.options.device)?;
+            match resolve_both(&summarizer.options) {
+                Ok((abstract_resolved, headline_resolved)) => {
+                    summarizer.abstract_model = Some(load(abstract_resolved, device)?);
+                    summarizer.headline_model = Some(load(headline_resolved, device)?);
+                }
+                Err(unavailable) if summarizer.options.engine == EngineChoice::Auto => {
+                    summarizer.notices.push(format!(
+                        "precis: using the extractive engine: {}. Run `precis models pull {}` and `precis models pull {}` with network access to summarize with the pretrained models.",
+                        first_line(&unavailable.to_string()),
+                        summarizer.options.model,
+                        summarizer.options.headline_model
+                    ));
+                }
+                Err(unavailable) => return Err(unavailable),
+            }
+        }
+        summarizer.load_ms = started.elapsed().as_millis() as u64;
+        Ok(summarizer)
+    }
+
+    pub fn engine_used(&self) -> EngineKind {
+        if self.abstract_model.is_some() {
+            EngineKind::Abstractive
+        } else {
+            EngineKind::Extractive
+        }
+    }
+
+    pub fn summarize(&self, document: &Document) -> Result<SummaryRecord> {
+        let started = Instant::now();
+        let normalized = text::normalize(&document.text);
+        let sentences = text::split_sentences(&normalized);
+        if sentences.is_empty() {
+            bail!("{}: no text to summarize", document.origin);
+        }
+        let input_words = text::count_words(&normalized);
+        let mut stats = Stats { input_words, input_sentences: sentences.len(), ..Stats::default() };
+        let mut timings = Timings { load: self.load_ms, ..Timings::default() };
+        let mut warnings = document.warnings.clone();
+        let target_words = self.options.length.target_words();
+
+        let extractive = |bullets: usize| extractive::summarize(&normalized, &ExtractiveOptions { abstract_words: target_words, bullets });
+        let (headline, abstract_text, bullets, engines, models, generation) = match (&self.abstract_model, &self.headline_model) {
+            (Some(abstract_model), Some(headline_model)) => {
+                let window = abstract_model.model.window();
+                let fitted = fit_window(&abstract_model.model, &sentences, window);
+                stats.input_tokens = Some(fitted.input_tokens);
+                stats.tokens_used = Some(fitted.tokens_used);
+                stats.window = Some(window);
+                if fitted.tokens_used < fitted.input_tokens {
+                    stats.truncated = true;
+                    stats.dropped_tokens = fitted.input_tokens - fitted.tokens_used;
+                    warnings.push(format!(
+                        "{}: {} tokens exceed the {}-token window of {}; summarized the first {} of {} sentences ({} tokens) and dropped {} tokens",
+                        document.origin,
+                        fitted.input_tokens,
+                        window,
+                        abstract_model.resolved.spec,
+                        fitted.sentences_used,
+                        sentences.len(),
+                        fitted.tokens_used,
+                        stats.dropped_tokens
+                    ));
+                }
+                let abstract_settings = scale_for_length(&abstract_model.resolved.generation.abstract_, self.options.length);
+                let bullet_settings = abstract_model.resolved.generation.bullets;
+
+                let step = Instant::now();
+                let abstract_raw = generate_text(abstract_model, &fitted.ids, &abstract_settings)?;
+                timings.abstract_ = step.elapsed().as_millis() as u64;
+                let abstract_text = complete_sentences(&abstract_raw).join(" ");
+
+                let step = Instant::now();
+                let bullet_source =
+                    if bullet_settings == abstract_settings { abstract_raw.clone() } else { generate_text(abstract_model, &fitted.ids, &bullet_settings)? };
+                let mut bullets = distinct_sentences(&complete_sentences(&bullet_source), self.options.bullets);
+                let mut bullets_engine = EngineKind::Abstractive;
+                let wanted = self.options.bullets.min(3);
+                if bullets.len() < wanted {
+                    // The model wrote too few distinct sentences: top up from the extractive ranking, and say so.
+                    let fill = extractive(self.options.bullets).bullets;
+                    let before = bullets.len();
+                    for candidate in fill {
+                        if bullets.len() >= wanted {
+                            break;
+                        }
+                        if !bullets.iter().any(|b| near_duplicate(b, &candidate)) {
+                            bullets.push(candidate);
+                        }
+                    }
+                    if bullets.len() > before {
+                        bullets_engine = EngineKind::Extractive;
+                        warnings.push(format!(
+                            "the model wrote {before} distinct bullet sentence(s); {} more were extracted from the article",
+                            bullets.len() - before
+                        ));
+                    }
+                }
+                timings.bullets = step.elapsed().as_millis() as u64;
+
+                let step = Instant::now();
+                let headline_window = headline_model.model.window();
+                let headline_input = fit_window(&headline_model.model, &sentences, headline_window);
+                let headline_settings = headline_model.resolved.generation.headline;
+                let mut headline = clean_headline(&generate_text(headline_model, &headline_input.ids, &headline_settings)?);
+                let mut headline_engine = EngineKind::Abstractive;
+                if headline.is_empty() {
+                    headline = extractive(0).headline;
+                    headline_engine = EngineKind::Extractive;
+                    warnings.push("the headline model returned no words; the headline was extracted from the article".into());
+                }
+                timings.headline = step.elapsed().as_millis() as u64;
+
+                let engines = OutputEngines { headline: headline_engine, abstract_: EngineKind::Abstractive, bullets: bullets_engine };
+                let models = vec![
+                    model_used("abstract, bullets", &abstract_model.resolved),
+                    model_used("headline", &headline_model.resolved),
+                ];
+                let generation = serde_json::json!({
+                    "abstract": abstract_settings,
+                    "bullets": bullet_settings,
+                    "headline": headline_settings,
+                });
+                (headline, abstract_text, bullets, engines, models, Some(generation))
+            }
+            _ => {
+                let step = Instant::now();
+                let ExtractiveSummary { headline, abstract_sentences, bullets } = extractive(self.options.bullets);
+                timings.abstract_ = step.elapsed().as_millis() as u64;
+                let engines = OutputEngines { headline: EngineKind::Extractive, abstract_: EngineKind::Extractive, bullets: EngineKind::Extractive };
+                (headline, abstract_sentences.join(" "), bullets, engines, Vec::new(), None)
+            }
+        };
+        stats.output_words = text::count_words(&abstract_text);
+        timings.total = started.elapsed().as_millis() as u64 + self.load_ms;
+        Ok(SummaryRecord {
+            input: InputInfo {
+                id: document.id.clone(),
+                origin: document.origin.clone(),
+                title: document.title.clone(),
+                format: format!("{:?}", document.format).to_lowercase(),
+            },
+            headline,
+            abstract_: abstract_text,
+            bullets,
+            engine: engines,
+            models,
+            settings: Settings {
+                engine: self.options.engine.name().to_string(),
+                length: self.options.length,
+                target_words,
+                bullets: self.options.bullets,
+                generation,
+            },
+            stats,
+            timings_ms: timings,
+            warnings,
+        })
+    }
+}
+
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or(message)
+}
+
+fn pick_device(choice: DeviceChoice) -> Result<Device> {
+    Ok(match choice {
+        DeviceChoice::Cpu => Device::Cpu,
+        DeviceChoice::Auto => Device::cuda_if_available(),
+        DeviceChoice::Cuda => {
+            if !tch::Cuda::is_available() {
+                bail!("--device cuda: no CUDA device is available to libtorch here; use --device cpu or auto");
+            }
+            Device::Cuda(0)
+        }
+    })
+}
+
+fn resolve_both(options: &SummarizeOptions) -> Result<(ResolvedModel, ResolvedModel)> {
+    Ok((hub::resolve(&options.model, &options.hub)?, hub::resolve(&options.headline_model, &options.hub)?))
+}
+
+fn load(resolved: ResolvedModel, device: Device) -> Result<LoadedModel> {
+    let model = Seq2SeqModel::load(&resolved.files, resolved.architecture, &resolved.prefix, Some(resolved.window), device)?;
+    Ok(LoadedModel { resolved, model })
+}
+
+fn model_used(role: &str, resolved: &ResolvedModel) -> ModelUsed {
+    ModelUsed { role: role.to_string(), id: resolved.id.clone(), revision: resolved.revision.clone(), license: resolved.license.clone() }
+}
+
+/// The encoder input for a model: the whole text when it fits the window, otherwise the longest
+/// run of whole leading sentences that fits (the caller reports what was dropped).
+struct FittedInput {
+    ids: Vec<i64>,
+    input_tokens: usize,
+    tokens_used: usize,
+    sentences_used: usize,
+}
+
+fn fit_window(model: &Seq2SeqModel, sentences: &[text::Sentence], window: usize) -> FittedInput {
+    let joined = |count: usize| sentences[..count].iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+    let all = model.encode(&joined(sentences.len()));
+    let input_tokens = all.len();
+    if input_tokens <= window {
+        return FittedInput { ids: all, input_tokens, tokens_used: input_tokens, sentences_used: sentences.len() };
+    }
+    // Binary search on the number of whole sentences whose encoding fits.
+    let (mut low, mut high) = (0usize, sentences.len());
+    while low < high {
+        let mid = (low + high + 1) / 2;
+        if model.encode(&joined(mid)).len() <= window {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    if low == 0 {
+        // Even the first sentence is longer than the window: keep its first window's worth of tokens.
+        let first = model.encode(&sentences[0].text);
+        let ids: Vec<i64> = first.into_iter().take(window).collect();
+        let used = ids.len();
+        return FittedInput { ids, input_tokens, tokens_used: used, sentences_used: 0 };
+    }
+    let ids = model.encode(&joined(low));
+    let used = ids.len();
+    FittedInput { ids, input_tokens, tokens_used: used, sentences_used: low }
+}
+
+fn generate_text(loaded: &LoadedModel, ids: &[i64], settings: &GenerationSettings) -> Result<String> {
+    let outputs = loaded.model.generate(&[ids.to_vec()], settings)?;
+    Ok(outputs.first().map(|ids| loaded.model.decode(ids)).unwrap_or_default())
+}
+
+/// Length presets scale the preset's abstract settings, which are tuned for `medium`.
+pub fn scale_for_length(medium: &GenerationSettings, length: LengthPreset) -> GenerationSettings {
+    let factor = length.target_words() as f64 / LengthPreset::Medium.target_words() as f64;
+    let scale = |tokens: u32| ((tokens as f64) * factor).round().max(1.0) as u32;
+    GenerationSettings { min_tokens: scale(medium.min_tokens), max_tokens: scale(medium.max_tokens).max(scale(medium.min_tokens) + 1), ..*medium }
+}
+
+/// The sentences of generated text that are complete; a final sentence cut off by the token
+/// limit is dropped, unless it is all there is.
+pub fn complete_sentences(generated: &str) -> Vec<String> {
+    let normalized = text::normalize(generated);
+    let mut sentences: Vec<String> = text::split_sentences(&normalized).into_iter().map(|s| s.text.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    if sentences.len() > 1 {
+        if let Some(last) = sentences.last() {
+            if !ends_sentence(last) {
+                sentences.pop();
+            }
+        }
+    }
+    sentences
+}
+
+fn ends_sentence(sentence: &str) -> bool {
+    let trimmed = sentence.trim_end_matches(['"', '\'', '”', '’', ')']);
+    trimmed.ends_with(['.', '!', '?'])
+}
+
+/// Up to `limit` sentences, skipping any that nearly repeats an earlier one.
+pub fn distinct_sentences(sentences: &[String], limit: usize) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for sentence in sentences {
+        if kept.len() >= limit {
+            break;
+        }
+        if !kept.iter().any(|k| near_duplicate(k, sentence)) {
+            kept.push(sentence.clone());
+        }
+    }
+    kept
+}
+
+/// Two sentences are near-duplicates when most of their words are shared (Jaccard ≥ 0.6).
+pub fn near_duplicate(a: &str, b: &str) -> bool {
+    use std::collections::BTreeSet;
+    let words = |s: &str| -> BTreeSet<String> {
+        s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_lowercase()).collect()
+    };
+    let (wa, wb) = (words(a), words(b));
+    if wa.is_empty() || wb.is_empty() {
+        return wa == wb;
+    }
+    let shared = wa.intersection(&wb).count() as f64;
+    let union = wa.union(&wb).count() as f64;
+    shared / union >= 0.6
+}
+
+/// One line, at most `HEADLINE_MAX_WORDS` words, no trailing period.
+pub fn clean_headline(generated: &str) -> String {
+    let line = generated.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let words: Vec<&str> = line.split_whitespace().take(HEADLINE_MAX_WORDS).collect();
+    let mut headline = words.join(" ");
+    while headline.ends_with(['.', ',', ';', ':']) {
+        headline.pop();
+    }
+    headline.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incomplete_last_sentence_is_dropped() {
+        let sentences = complete_sentences("Japan and Britain agreed to cooperate. The two leaders also said that the");
+        assert_eq!(sentences, vec!["Japan and Britain agreed to cooperate.".to_string()]);
+    }
+
+    #[test]
+    fn headline_is_capped_and_has_no_period() {
+        let headline = clean_headline("One two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen.");
+        assert_eq!(headline.split_whitespace().count(), HEADLINE_MAX_WORDS);
+        assert!(!headline.ends_with('.'));
+        assert_eq!(clean_headline("Abe and Cameron agree on defence."), "Abe and Cameron agree on defence");
+    }
+
+    #[test]
+    fn near_duplicates_are_removed() {
+        let sentences = vec![
+            "Abe and Cameron agreed to boost security cooperation.".to_string(),
+            "Abe and Cameron agreed to boost security cooperation on Thursday.".to_string(),
+            "Japan and the EU aim for a trade deal in 2015.".to_string(),
+        ];
+        assert_eq!(distinct_sentences(&sentences, 5).len(), 2);
+    }
+
+    #[test]
+    fn length_scaling_keeps_medium_and_orders_the_others() {
+        let medium = GenerationSettings { min_tokens: 56, max_tokens: 142, beams: 4, length_penalty: 2.0, no_repeat_ngram: 3, early_stopping: true };
+        assert_eq!(scale_for_length(&medium, LengthPreset::Medium), medium);
+        let short = scale_for_length(&medium, LengthPreset::Short);
+        let long = scale_for_length(&medium, LengthPreset::Long);
+        assert!(short.max_tokens < medium.max_tokens && medium.max_tokens < long.max_tokens);
+    }
+}

@@ -1,0 +1,713 @@
+//! Sentence boundaries for English news text.
+//!
+//! The splitter works on whitespace-separated tokens and only ever breaks between two
+//! tokens, so every visible character lands in exactly one sentence, in order. Whether a
+//! gap between tokens ends a sentence is decided by the token before it (terminal
+//! punctuation, abbreviations, initials, quotes), the token after it (capital letter or
+//! not), and the layout (paragraph breaks always end a sentence; a line break ends one
+//! when the line looks like a heading or the next line is a list item).
+
+/// One sentence of a normalized text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sentence {
+    /// The sentence with any line breaks inside it folded to single spaces.
+    pub text: String,
+    /// Byte offset of the sentence's first character in the text it was split from.
+    pub start: usize,
+    /// Byte offset just past the sentence's last character (`text[start..end]`).
+    pub end: usize,
+    /// Zero-based index of the paragraph (blank-line separated block) holding the sentence.
+    pub paragraph: usize,
+}
+
+/// Splits text (ideally the output of [`crate::text::normalize`]) into sentences.
+///
+/// Never returns an empty sentence; returns no sentences for empty or blank input. Any
+/// `&str` is accepted: unnormalized whitespace is treated like its normalized form.
+pub fn split_sentences(normalized: &str) -> Vec<Sentence> {
+    let tokens = tokenize(normalized);
+    if tokens.is_empty() {
+        return Vec::new();
+    }
+    let longest_line = longest_line_per_paragraph(normalized, &tokens);
+
+    let mut sentences = Vec::new();
+    let mut sentence_first_token = 0usize;
+    let mut paragraph = 0usize;
+
+    for index in 0..tokens.len() {
+        let is_last = index + 1 == tokens.len();
+        let newlines_after = if is_last { 0 } else { tokens[index + 1].newlines_before };
+        let paragraph_ends = newlines_after >= 2;
+
+        let ends_here = is_last
+            || paragraph_ends
+            || tokens[index + 1].glued
+            || punctuation_ends_sentence(normalized, &tokens, index, sentence_first_token)
+            || full_stop_missing(normalized, &tokens, index, sentence_first_token)
+            || (newlines_after == 1
+                && line_break_ends_sentence(
+                    normalized,
+                    &tokens,
+                    index,
+                    longest_line[tokens[index].paragraph],
+                ));
+        if !ends_here {
+            continue;
+        }
+
+        let first = &tokens[sentence_first_token];
+        let last = &tokens[index];
+        let mut text = String::new();
+        for token in &tokens[sentence_first_token..=index] {
+            if !text.is_empty() && !token.glued {
+                text.push(' ');
+            }
+            text.push_str(token.text(normalized));
+        }
+        sentences.push(Sentence { text, start: first.start, end: last.end, paragraph });
+        sentence_first_token = index + 1;
+        if paragraph_ends {
+            paragraph += 1;
+        }
+    }
+    sentences
+}
+
+/// A maximal run of non-whitespace characters.
+#[derive(Debug, Clone, Copy)]
+struct Token {
+    start: usize,
+    end: usize,
+    /// Line breaks in the whitespace just before this token (2 or more = paragraph break).
+    newlines_before: usize,
+    /// Paragraph index of the token.
+    paragraph: usize,
+    /// Byte offset where the token's line starts (after leading whitespace).
+    line_start: usize,
+    /// Split off the previous token at a missing space: `fight".Jon` (always a boundary).
+    glued: bool,
+}
+
+impl Token {
+    fn text<'a>(&self, source: &'a str) -> &'a str {
+        // Offsets come from char_indices of the same string, so they are on char boundaries.
+        source.get(self.start..self.end).unwrap_or("")
+    }
+}
+
+fn tokenize(source: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut token_start: Option<usize> = None;
+    let mut newlines = 0usize;
+    let mut newlines_of_current = 0usize;
+    let mut paragraph = 0usize;
+    let mut line_start = 0usize;
+    let mut at_line_start = true;
+    let mut previous_was_carriage_return = false;
+
+    for (offset, c) in source.char_indices() {
+        // "\r\n" is one line break.
+        let crlf_tail = previous_was_carriage_return && c == '\n';
+        previous_was_carriage_return = c == '\r';
+        if c.is_whitespace() {
+            if let Some(start) = token_start.take() {
+                tokens.push(Token {
+                    start,
+                    end: offset,
+                    newlines_before: newlines_of_current,
+                    paragraph,
+                    line_start,
+                    glued: false,
+                });
+                newlines = 0;
+            }
+            if is_line_break(c) && !crlf_tail {
+                newlines += 1;
+                at_line_start = true;
+            }
+        } else if token_start.is_none() {
+            if newlines >= 2 && !tokens.is_empty() {
+                paragraph += 1;
+            }
+            if at_line_start {
+                line_start = offset;
+                at_line_start = false;
+            }
+            token_start = Some(offset);
+            newlines_of_current = if tokens.is_empty() { 0 } else { newlines };
+        }
+    }
+    if let Some(start) = token_start {
+        tokens.push(Token {
+            start,
+            end: source.len(),
+            newlines_before: newlines_of_current,
+            paragraph,
+            line_start,
+            glued: false,
+        });
+    }
+    split_glued_sentences(source, tokens)
+}
+
+/// The part `start..end` of `token`; parts after the first are glued to their predecessor.
+fn piece(token: &Token, start: usize, end: usize) -> Token {
+    let glued = start != token.start;
+    Token {
+        start,
+        end,
+        newlines_before: if glued { 0 } else { token.newlines_before },
+        glued,
+        ..*token
+    }
+}
+
+/// Splits tokens where a sentence end lost its following space: `"fight".Jon`,
+/// `dangerous.The` (paragraphs joined by careless extraction). Only a lower-case word or
+/// a closing quote before the stop and a capitalised word after it qualify, so `U.S.`,
+/// `e.g.`, `bbc.co.uk` and `$1.13bn` stay whole.
+fn split_glued_sentences(source: &str, tokens: Vec<Token>) -> Vec<Token> {
+    let mut output = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        let text = token.text(source);
+        let mut piece_start = token.start;
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        for position in 1..chars.len().saturating_sub(2) {
+            let (offset, c) = chars[position];
+            if !matches!(c, '.' | '!' | '?') {
+                continue;
+            }
+            let next = chars[position + 1].1;
+            let after_next = chars[position + 2].1;
+            if !(next.is_uppercase() && after_next.is_lowercase()) {
+                continue;
+            }
+            let before = &text[..offset];
+            let closed_by_quote = before.ends_with(['"', '”', '’', ')']);
+            let word: String = before.chars().rev().take_while(|c| c.is_alphabetic()).collect();
+            let word: String = word.chars().rev().collect();
+            let dotted = before[..before.len() - word.len()].ends_with('.');
+            let plain_word = word.chars().count() >= 2
+                && !dotted
+                && word.chars().skip(1).all(char::is_lowercase)
+                && (word.chars().all(char::is_lowercase) || word.chars().count() >= 4)
+                && !TITLES.contains(&word.as_str())
+                && !AMBIGUOUS_ABBREVIATIONS.contains(&word.as_str());
+            if !(closed_by_quote || plain_word) {
+                continue;
+            }
+            let split_at = token.start + offset + c.len_utf8();
+            output.push(piece(&token, piece_start, split_at));
+            piece_start = split_at;
+        }
+        output.push(piece(&token, piece_start, token.end));
+    }
+    output
+}
+
+fn is_line_break(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// Length in chars of the longest line of each paragraph, so a short line can be told
+/// apart from a line of hard-wrapped prose.
+fn longest_line_per_paragraph(source: &str, tokens: &[Token]) -> Vec<usize> {
+    let paragraphs = tokens.last().map_or(0, |token| token.paragraph + 1);
+    let mut longest = vec![0usize; paragraphs];
+    let mut index = 0;
+    while index < tokens.len() {
+        let line_start = tokens[index].line_start;
+        let mut last = index;
+        while last + 1 < tokens.len() && tokens[last + 1].line_start == line_start {
+            last += 1;
+        }
+        let length = line_chars(source, &tokens[index], &tokens[last]);
+        let slot = &mut longest[tokens[index].paragraph];
+        *slot = (*slot).max(length);
+        index = last + 1;
+    }
+    longest
+}
+
+fn line_chars(source: &str, first: &Token, last: &Token) -> usize {
+    source.get(first.line_start..last.end).map_or(0, |line| line.chars().count())
+}
+
+/// Characters that may close a sentence after its terminal punctuation: `He said "no."`
+const CLOSING_MARKS: &[char] = &[')', ']', '}', '"', '\'', '”', '’', '»', '›', '*'];
+/// Characters that may open a sentence before its first letter: `"We won," he said.`
+const OPENING_MARKS: &[char] = &['(', '[', '{', '"', '\'', '“', '‘', '«', '‹', '¿', '¡'];
+const QUOTE_MARKS: &[char] = &['"', '\'', '”', '’', '»', '›'];
+
+/// Titles that are (almost) never the last word of a sentence: `Mr. Smith`, `Gen. Lee`.
+const TITLES: &[&str] = &[
+    "Mr", "Mrs", "Ms", "Mssrs", "Messrs", "Mme", "Mlle", "Dr", "Prof", "Rev", "Revd", "Fr",
+    "Sen", "Sens", "Rep", "Reps", "Gov", "Govs", "Pres", "Gen", "Lt", "Col", "Maj", "Capt",
+    "Cpt", "Cmdr", "Cdr", "Adm", "Brig", "Sgt", "Cpl", "Pte", "Pvt", "Hon", "Rt", "Supt",
+    "Insp", "Det", "Atty", "Amb", "Mt", "Ft", "vs", "Vs", "viz",
+];
+
+/// Abbreviations that usually continue the sentence but can also end it:
+/// `Apple Inc. said` / `shares in Apple Inc. The company…`. They end a sentence only when
+/// the next word is a typical sentence opener (see [`SENTENCE_OPENERS`]).
+const AMBIGUOUS_ABBREVIATIONS: &[&str] = &[
+    // Places, companies, name suffixes.
+    "St", "Ste", "Ave", "Blvd", "Rd", "Sq", "Inc", "Ltd", "Corp", "Co", "Cos", "Bros", "Plc",
+    "plc", "LLC", "Llc", "Jr", "Sr", "Snr", "Jnr", "Esq", "Dept", "Univ", "Assn", "Intl",
+    // Months and days: `Jan. 5`, `Sept. 11`.
+    "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec",
+    "Mon", "Tue", "Tues", "Wed", "Thu", "Thur", "Thurs", "Fri", "Sat",
+    // Numbers and references: `No. 10`, `Fig. 3`, `pp. 4-5`.
+    "No", "Nos", "no", "nos", "Nr", "Vol", "vol", "Vols", "Fig", "fig", "Figs", "p", "pp",
+    "Ch", "ch", "Sec", "sec", "Art", "art", "Para", "para", "Ex", "ex", "Tel", "tel",
+    // Latin and measures.
+    "etc", "al", "cf", "ca", "approx", "Approx", "est", "Est", "min", "max", "mins", "hrs",
+    "lbs", "oz", "ft", "sq", "yr", "yrs", "mo", "wk", "wks", "Rs",
+    // U.S. states in AP style.
+    "Ala", "Ariz", "Ark", "Calif", "Colo", "Conn", "Del", "Fla", "Ga", "Ill", "Ind", "Kan",
+    "Kans", "Ky", "La", "Md", "Mich", "Minn", "Miss", "Mo", "Mont", "Neb", "Nev", "Okla",
+    "Ore", "Pa", "Penn", "Tenn", "Tex", "Va", "Vt", "Wash", "Wis", "Wyo",
+];
+
+/// Capitalised words that typically open a sentence; after an ambiguous abbreviation they
+/// signal a boundary (`…in the U.S. The…`), while other capitalised words do not
+/// (`U.S. President…`).
+const SENTENCE_OPENERS: &[&str] = &[
+    "A", "An", "The", "This", "That", "These", "Those", "There", "Here", "It", "Its", "He",
+    "She", "They", "We", "I", "You", "His", "Her", "Their", "Our", "My", "Your", "But",
+    "And", "Or", "So", "Yet", "If", "In", "On", "At", "As", "For", "From", "By", "With",
+    "After", "Before", "When", "While", "Although", "Though", "Since", "Because", "However",
+    "Meanwhile", "Also", "Some", "Many", "Most", "All", "Now", "Then", "Still", "What", "Who",
+    "Why", "How", "Where", "Which", "One", "Both", "Each", "Other", "Others", "Such",
+    "During", "Under", "Last", "Earlier", "Later", "Today", "Yesterday", "According",
+    "Mr", "Mrs", "Ms", "Dr",
+];
+
+/// Verbs that attribute a quotation: `"Who knows?" she asked.` continues the sentence.
+const SPEECH_VERBS: &[&str] = &[
+    "said", "says", "asked", "asks", "added", "adds", "told", "tells", "replied", "replies",
+    "wrote", "writes", "shouted", "cried", "exclaimed", "yelled", "screamed", "declared",
+    "insisted", "explained", "continued", "admitted", "recalled", "warned", "joked",
+    "laughed", "tweeted", "posted",
+];
+
+/// Does the gap after `tokens[index]` end a sentence because of punctuation?
+fn punctuation_ends_sentence(
+    source: &str,
+    tokens: &[Token],
+    index: usize,
+    sentence_first_token: usize,
+) -> bool {
+    let Some(next) = tokens.get(index + 1) else {
+        return true;
+    };
+    let token = tokens[index].text(source);
+    let core = token.trim_end_matches(CLOSING_MARKS);
+    let closed_by_quote = token[core.len()..].contains(QUOTE_MARKS);
+    let Some(terminal) = core.chars().last() else {
+        return false;
+    };
+    let next_text = next.text(source);
+    let next_core = next_text.trim_start_matches(OPENING_MARKS);
+    if next_core.chars().next().is_some_and(char::is_lowercase) {
+        return false;
+    }
+
+    match terminal {
+        '?' | '!' | '‽' | '？' | '！' => !(closed_by_quote && attribution_follows(source, &tokens[index + 1..])),
+        '…' | '。' => true,
+        '.' if core.ends_with("..") => true,
+        '.' => {
+            let word = core[..core.len() - 1].trim_start_matches(OPENING_MARKS);
+            let is_sentence_start = index == sentence_first_token;
+            period_ends_sentence(word, next_text, is_sentence_start)
+        }
+        _ => false,
+    }
+}
+
+/// Decides a `word.` followed by a token that does not start in lower case.
+fn period_ends_sentence(word: &str, next: &str, is_sentence_start: bool) -> bool {
+    if word.is_empty() {
+        return true;
+    }
+    // `1. First item` / `a. Introduction`: a list enumerator, not a sentence.
+    if is_sentence_start && is_enumerator(word) {
+        return false;
+    }
+    // `then-Sen. Obama`: the title is the last part of a hyphenated word.
+    let last_part = word.rsplit('-').next().unwrap_or(word);
+    if TITLES.contains(&last_part) {
+        return false;
+    }
+    let ambiguous = is_initial(word)
+        || is_dotted_abbreviation(word)
+        || AMBIGUOUS_ABBREVIATIONS.contains(&word);
+    if ambiguous {
+        return opens_sentence_after_abbreviation(next);
+    }
+    true
+}
+
+/// After an abbreviation, only a typical opener or an opening quote starts a new sentence.
+fn opens_sentence_after_abbreviation(next: &str) -> bool {
+    if next.starts_with(OPENING_MARKS) {
+        return next.trim_start_matches(OPENING_MARKS).chars().next().is_some_and(char::is_uppercase);
+    }
+    let word = next.trim_end_matches(|c: char| !c.is_alphanumeric());
+    SENTENCE_OPENERS.contains(&word)
+}
+
+/// A single letter such as the `J` in `J. K. Rowling`.
+fn is_initial(word: &str) -> bool {
+    let mut chars = word.chars();
+    matches!((chars.next(), chars.next()), (Some(c), None) if c.is_alphabetic())
+}
+
+/// `U.S`, `e.g`, `Ph.D`, `a.m` (the final period already removed): short letter groups
+/// joined by periods.
+fn is_dotted_abbreviation(word: &str) -> bool {
+    word.contains('.')
+        && word.split('.').all(|part| {
+            let letters = part.chars().count();
+            (1..=3).contains(&letters) && part.chars().all(char::is_alphabetic)
+        })
+}
+
+fn is_enumerator(word: &str) -> bool {
+    let all_digits = !word.is_empty() && word.len() <= 3 && word.bytes().all(|b| b.is_ascii_digit());
+    let roman = matches!(
+        word.to_ascii_lowercase().as_str(),
+        "i" | "ii" | "iii" | "iv" | "v" | "vi" | "vii" | "viii" | "ix" | "x"
+    );
+    all_digits || roman || is_initial(word)
+}
+
+/// True when a short clause with a speech verb follows a quotation: `"Why?" he asked.`
+fn attribution_follows(source: &str, following: &[Token]) -> bool {
+    const LOOKAHEAD_WORDS: usize = 5;
+    for token in following.iter().take(LOOKAHEAD_WORDS) {
+        let text = token.text(source);
+        let word = text.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+        if SPEECH_VERBS.contains(&word.as_str()) {
+            return true;
+        }
+        if text.ends_with(|c: char| matches!(c, '.' | '!' | '?' | ',' | ';' | ':')) {
+            return false;
+        }
+    }
+    false
+}
+
+/// Capitalised openers that, right after a lower-case word and followed by another
+/// lower-case word, mark a sentence whose full stop was lost: `…than a colleague The
+/// cost of divorce…` (image captions glued to the text by web scrapers).
+const GLUED_OPENERS: &[&str] = &[
+    "The", "An", "This", "These", "Those", "His", "Her", "Their", "Its", "In", "On", "At",
+    "After", "When", "While", "But", "During", "Some", "Many", "He", "She", "They", "We",
+    "It", "There",
+];
+
+/// Does a sentence end after `tokens[index]` although it has no final punctuation?
+/// Only when a lower-case word runs straight into a typical sentence opening.
+fn full_stop_missing(source: &str, tokens: &[Token], index: usize, sentence_first_token: usize) -> bool {
+    const MIN_WORDS_BEFORE: usize = 3;
+    if index + 1 < sentence_first_token + MIN_WORDS_BEFORE {
+        return false;
+    }
+    let token = tokens[index].text(source);
+    let ends_in_lowercase_word = token.chars().next().is_some_and(char::is_lowercase)
+        && token.chars().last().is_some_and(|c| c.is_lowercase() || c.is_numeric());
+    let ends_in_amount = token.starts_with(['$', '£', '€']) && token.ends_with(|c: char| c.is_ascii_digit());
+    if !(ends_in_lowercase_word || ends_in_amount) {
+        return false;
+    }
+    let Some(next) = tokens.get(index + 1).map(|t| t.text(source)) else {
+        return false;
+    };
+    if !GLUED_OPENERS.contains(&next) {
+        return false;
+    }
+    tokens
+        .get(index + 2)
+        .map(|t| t.text(source))
+        .and_then(|after| after.chars().next())
+        .is_some_and(|c| c.is_lowercase() || c.is_numeric())
+}
+
+/// Does a single line break after `tokens[index]` end a sentence even without final
+/// punctuation? Yes before a list item, and after a heading-like short line followed by
+/// a capitalised line; no inside hard-wrapped prose.
+fn line_break_ends_sentence(
+    source: &str,
+    tokens: &[Token],
+    index: usize,
+    longest_line_in_paragraph: usize,
+) -> bool {
+    let Some(next) = tokens.get(index + 1) else {
+        return true;
+    };
+    let next_text = next.text(source);
+    if is_list_marker(next_text) {
+        return true;
+    }
+    let token = tokens[index].text(source);
+    if token.ends_with(|c: char| matches!(c, ',' | ';' | ':' | '-' | '–' | '—' | '&' | '/' | '(')) {
+        return false;
+    }
+    let next_starts_capital = next_text
+        .trim_start_matches(OPENING_MARKS)
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_uppercase() || c.is_numeric());
+    if !next_starts_capital {
+        return false;
+    }
+    let this_line = &tokens[index];
+    let line_start_token = tokens[..=index]
+        .iter()
+        .rposition(|token| token.line_start != this_line.line_start)
+        .map_or(0, |position| position + 1);
+    let length = line_chars(source, &tokens[line_start_token], this_line);
+    // A line clearly shorter than the paragraph's longest is a heading or a deliberate
+    // break, not a wrapped line.
+    length * 10 < longest_line_in_paragraph * 7
+}
+
+fn is_list_marker(token: &str) -> bool {
+    if matches!(token, "-" | "*" | "•" | "·" | "–" | "—" | "▪" | "►" | "‣" | "◦" | "+") {
+        return true;
+    }
+    if token.starts_with(['•', '▪', '►', '‣', '◦']) {
+        return true;
+    }
+    // `1.`, `2)`, `(3)`, `a)`.
+    let inner = token.trim_start_matches('(');
+    let Some(body) = inner.strip_suffix(['.', ')']) else {
+        return false;
+    };
+    !body.is_empty()
+        && (body.len() <= 3 && body.bytes().all(|b| b.is_ascii_digit())
+            || (inner.ends_with(')') && is_initial(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::normalize;
+
+    fn texts(input: &str) -> Vec<String> {
+        split_sentences(&normalize(input)).into_iter().map(|s| s.text).collect()
+    }
+
+    /// Every visible character in exactly one sentence, in order, none empty, offsets right.
+    fn assert_partition(input: &str) {
+        let sentences = split_sentences(input);
+        let mut covered = String::new();
+        let mut previous_end = 0;
+        for sentence in &sentences {
+            assert!(!sentence.text.trim().is_empty(), "empty sentence in {input:?}");
+            assert!(sentence.start >= previous_end && sentence.start < sentence.end);
+            let slice = &input[sentence.start..sentence.end];
+            assert_eq!(slice.split_whitespace().collect::<Vec<_>>().join(" "), sentence.text);
+            assert!(input[previous_end..sentence.start].trim().is_empty());
+            covered.push_str(slice);
+            previous_end = sentence.end;
+        }
+        assert!(input[previous_end..].trim().is_empty());
+        let visible = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        assert_eq!(visible(&covered), visible(input));
+    }
+
+    /// Seeds live in the shared folder beside the project (never copied into it).
+    fn read_shared_seed(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds").join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
+    }
+
+    #[test]
+    fn seed_article_abbreviations() {
+        let raw = read_shared_seed("000_edc74ea974603a46.txt");
+        let text = normalize(&raw);
+        assert_partition(&text);
+        let sentences = split_sentences(&text);
+        let joined: Vec<&str> = sentences.iter().map(|s| s.text.as_str()).collect();
+        assert!(joined.iter().any(|s| s.starts_with("Meeting at No. 10 Downing St., the two leaders")
+            && s.ends_with("leaders’ statement.")));
+        assert!(joined.iter().any(|s| s.starts_with("Under the potential accord")
+            && s.contains("U.N. peacekeeping")
+            && s.ends_with("according to Japanese officials.")));
+        assert!(joined.contains(&"Britain is one of the 28 members of the bloc."));
+        assert!(joined.contains(&"They agreed to respond in cooperation with other Group of Seven countries."));
+        assert_eq!(sentences[0].paragraph, 0);
+        assert_eq!(sentences[1].paragraph, 1);
+        assert_eq!(sentences.len(), 23);
+    }
+
+    #[test]
+    fn titles_initials_and_dotted_abbreviations() {
+        assert_eq!(
+            texts("Mr. Smith met Dr. Jones at St. Paul's. J. K. Rowling wrote it. The U.S. Senate voted."),
+            ["Mr. Smith met Dr. Jones at St. Paul's.", "J. K. Rowling wrote it.", "The U.S. Senate voted."]
+        );
+        assert_eq!(
+            texts("Troops arrived in the U.S. The mission, e.g. food aid, ended at 9 a.m. The officials left."),
+            ["Troops arrived in the U.S.", "The mission, e.g. food aid, ended at 9 a.m.", "The officials left."]
+        );
+    }
+
+    #[test]
+    fn company_month_and_number_abbreviations() {
+        assert_eq!(
+            texts("Shares of Apple Inc. rose. It was Jan. 5 in No. 10 Downing St. when Ltd. The end."),
+            ["Shares of Apple Inc. rose.", "It was Jan. 5 in No. 10 Downing St. when Ltd.", "The end."]
+        );
+        assert_eq!(texts("He bought Acme Corp. The deal closed."), ["He bought Acme Corp.", "The deal closed."]);
+    }
+
+    #[test]
+    fn decimals_money_and_percentages() {
+        assert_eq!(
+            texts("Profits jumped 76% to $1.13bn (£600m). Sales rose 3.5% to 10.9bn euros. Shares fell."),
+            ["Profits jumped 76% to $1.13bn (£600m).", "Sales rose 3.5% to 10.9bn euros.", "Shares fell."]
+        );
+    }
+
+    #[test]
+    fn ellipses() {
+        assert_eq!(
+            texts("He paused... Then he spoke. It was… Wait. She said it was fine... and left."),
+            ["He paused...", "Then he spoke.", "It was…", "Wait.", "She said it was fine... and left."]
+        );
+    }
+
+    #[test]
+    fn quotations() {
+        assert_eq!(
+            texts("\"We won,\" he said. \"It's over.\" Then they left. ‘I’m happy,’ said Locke."),
+            ["\"We won,\" he said.", "\"It's over.\"", "Then they left.", "‘I’m happy,’ said Locke."]
+        );
+        assert_eq!(
+            texts("She said: “It ended.” The crowd cheered. “Who knows?” Smith asked. “Go!” They ran."),
+            ["She said: “It ended.”", "The crowd cheered.", "“Who knows?” Smith asked.", "“Go!”", "They ran."]
+        );
+    }
+
+    #[test]
+    fn captions_glued_without_a_full_stop() {
+        assert_eq!(
+            texts("Retirees who never divorced get 13% more than a colleague The cost of divorce can wreck retirement. He left."),
+            ["Retirees who never divorced get 13% more than a colleague", "The cost of divorce can wreck retirement.", "He left."]
+        );
+        assert_eq!(
+            texts("Police said the suspect was arrested last night He said it was over."),
+            ["Police said the suspect was arrested last night", "He said it was over."]
+        );
+        // Names and titles in running text are not sentence starts.
+        assert_eq!(texts("He told The Guardian that he spoke to It Girl stars."), ["He told The Guardian that he spoke to It Girl stars."]);
+    }
+
+    #[test]
+    fn sentences_glued_without_a_space() {
+        assert_eq!(
+            texts("He would \"fight\".Jon Venables was convicted. It was dangerous.The end came. Visit bbc.co.uk. The U.S.Army left."),
+            ["He would \"fight\".", "Jon Venables was convicted.", "It was dangerous.", "The end came.", "Visit bbc.co.uk.", "The U.S.Army left."]
+        );
+    }
+
+    #[test]
+    fn questions_and_exclamations() {
+        assert_eq!(
+            texts("Is it true? Yes! It is. What now?! Nobody knows."),
+            ["Is it true?", "Yes!", "It is.", "What now?!", "Nobody knows."]
+        );
+    }
+
+    #[test]
+    fn paragraph_breaks_always_end_sentences() {
+        let text = normalize("A heading without a stop\n\nbody text starts here. second part\n\nlast one");
+        let sentences = split_sentences(&text);
+        let got: Vec<(&str, usize)> = sentences.iter().map(|s| (s.text.as_str(), s.paragraph)).collect();
+        assert_eq!(
+            got,
+            [
+                ("A heading without a stop", 0),
+                ("body text starts here. second part", 1),
+                ("last one", 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn heading_lines_and_lists_without_punctuation() {
+        let text = normalize(
+            "Markets Rally Again\nShares rose sharply on Monday as investors cheered the news from the central bank.\nKey points:\n- Rates held\n- Jobs up\n1. First item\n2. Second item",
+        );
+        assert_eq!(
+            texts(&text),
+            [
+                "Markets Rally Again",
+                "Shares rose sharply on Monday as investors cheered the news from the central bank.",
+                "Key points:",
+                "- Rates held",
+                "- Jobs up",
+                "1. First item",
+                "2. Second item"
+            ]
+        );
+    }
+
+    #[test]
+    fn hard_wrapped_prose_stays_together() {
+        let text = normalize(
+            "The committee said on Tuesday that the\nPresident would sign the bill into law by the end\nof the week, officials said.",
+        );
+        assert_eq!(texts(&text).len(), 1);
+        assert_partition(&text);
+    }
+
+    #[test]
+    fn degenerate_inputs() {
+        assert!(split_sentences("").is_empty());
+        assert!(split_sentences("  \n\n \t").is_empty());
+        assert_eq!(texts("word"), ["word"]);
+        assert_eq!(texts("no punctuation at all just words"), ["no punctuation at all just words"]);
+        assert_eq!(texts("..."), ["..."]);
+        assert_eq!(texts(". . ."), [".", ".", "."]);
+        assert_eq!(texts("?! \"\" ( ) ."), ["?!", "\"\" ( ) ."]);
+    }
+
+    #[test]
+    fn offsets_are_byte_offsets_into_the_input() {
+        let text = normalize("Café opened. Naïve “quotes” work. 日本語のテキスト。 Done.");
+        let sentences = split_sentences(&text);
+        for sentence in &sentences {
+            assert_eq!(&text[sentence.start..sentence.end], sentence.text);
+        }
+        assert_eq!(sentences[0].text, "Café opened.");
+    }
+
+    #[test]
+    fn partition_holds_on_odd_inputs() {
+        let long = "word ".repeat(20_000);
+        let odd = [
+            "",
+            "x",
+            "A. B. C. D.",
+            "1. 2. 3.",
+            "\u{1F600}. \u{1F600}! \u{200D}?",
+            "e.g. i.e. etc. U.S. U.K. p.m.",
+            "Mr. Mrs. Dr. St. No. Inc.",
+            "(\"'‘“«",
+            "End.\") (Start again.) \"Quote?\" — dash… …",
+            "line one\nline two\n\n\n\nline three\r\nline four",
+            "ＡＢＣ。ｄｅｆ！ ｇｈｉ？ Ünïcödé. Ωmega. ǅemal.",
+            long.as_str(),
+        ];
+        for input in odd {
+            assert_partition(input);
+            assert_partition(&normalize(input));
+        }
+    }
+}

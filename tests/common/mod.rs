@@ -1,0 +1,4 @@
+//! Shared support for the integration tests.
+#![allow(dead_code)]
+
+pub mod fake_hub;

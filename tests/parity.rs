@@ -1,0 +1,189 @@
+//! Parity with the reference implementation: precis's seq2seq engine must produce exactly the
+//! token ids that transformers 4.44.2 on torch 2.4.0 produced for the tiny random-weight fixtures
+//! (tests/fixtures/reference_outputs.json, written by scripts/make_fixtures.py), for BART, T5 and
+//! PEGASUS, greedy and beam search, one input and a padded batch, with every tokenizer format.
+
+use std::path::{Path, PathBuf};
+
+use precis::engine::seq2seq::{Architecture, GenerationSettings, ModelFiles, Seq2SeqModel, TokenizerFiles};
+use serde_json::Value;
+use tch::{Device, Tensor};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn reference() -> Value {
+    let text = std::fs::read_to_string(fixtures().join("reference_outputs.json")).expect("reference_outputs.json");
+    serde_json::from_str(&text).expect("reference JSON")
+}
+
+fn architecture(model: &Value) -> Architecture {
+    match model["model_type"].as_str().expect("model_type") {
+        "bart" => Architecture::Bart,
+        "pegasus" => Architecture::Pegasus,
+        "t5" => Architecture::T5,
+        other => panic!("unexpected model_type {other}"),
+    }
+}
+
+fn settings(model: &Value, mode: &str) -> GenerationSettings {
+    let s = &model["generation_settings"][mode];
+    GenerationSettings {
+        min_tokens: s["min_length"].as_u64().expect("min_length") as u32,
+        max_tokens: s["max_length"].as_u64().expect("max_length") as u32,
+        beams: s["num_beams"].as_u64().expect("num_beams") as u32,
+        length_penalty: s["length_penalty"].as_f64().expect("length_penalty"),
+        no_repeat_ngram: s["no_repeat_ngram_size"].as_u64().expect("no_repeat_ngram_size") as u32,
+        early_stopping: s["early_stopping"].as_bool().expect("early_stopping"),
+    }
+}
+
+fn ids(value: &Value) -> Vec<i64> {
+    value.as_array().expect("id array").iter().map(|v| v.as_i64().expect("id")).collect()
+}
+
+/// Every tokenizer format present in a fixture directory.
+fn tokenizer_variants(dir: &Path) -> Vec<TokenizerFiles> {
+    let mut variants = vec![TokenizerFiles::Json {
+        tokenizer: dir.join("tokenizer.json"),
+        special_tokens_map: Some(dir.join("special_tokens_map.json")),
+    }];
+    if dir.join("vocab.json").is_file() {
+        variants.push(TokenizerFiles::VocabMerges { vocab: dir.join("vocab.json"), merges: dir.join("merges.txt") });
+    }
+    if dir.join("spiece.model").is_file() {
+        variants.push(TokenizerFiles::SentencePiece { model: dir.join("spiece.model") });
+    }
+    variants
+}
+
+fn load(dir: &Path, weights: PathBuf, tokenizer: TokenizerFiles, arch: Architecture, prefix: &str) -> Seq2SeqModel {
+    let files = ModelFiles { config: dir.join("config.json"), weights, tokenizer };
+    Seq2SeqModel::load(&files, arch, prefix, None, Device::Cpu).unwrap_or_else(|e| panic!("loading {}: {e:#}", dir.display()))
+}
+
+fn strip_padding(ids: Vec<i64>, _pad: i64, eos: i64) -> Vec<i64> {
+    // Batch outputs are padded after the end of sequence; compare up to the first end-of-sequence
+    // token after the decoder start (BART starts decoding with the eos id itself).
+    match ids.iter().skip(1).position(|&id| id == eos) {
+        Some(at) => ids[..at + 2].to_vec(),
+        None => ids,
+    }
+}
+
+#[test]
+fn tokenizers_match_the_reference_for_every_format() {
+    let reference = reference();
+    for model in reference["models"].as_array().expect("models") {
+        let dir = fixtures().join("models").join(model["dir"].as_str().expect("dir"));
+        let arch = architecture(model);
+        for tokenizer in tokenizer_variants(&dir) {
+            let label = format!("{} {:?}", dir.display(), tokenizer);
+            let engine = load(&dir, dir.join("model.safetensors"), tokenizer, arch, "");
+            for case in model["cases"].as_array().expect("cases") {
+                let text = format!("{}{}", case["prefix"].as_str().unwrap_or(""), case["text"].as_str().expect("text"));
+                let expected = ids(&case["input_ids"]);
+                let ours = engine.encode(&text);
+                if case["name"] == "article_truncated" {
+                    // The reference truncated at 256 ids keeping the final special token.
+                    let keep = expected.len() - 1;
+                    assert_eq!(&ours[..keep], &expected[..keep], "{label}: truncated case prefix");
+                    assert_eq!(ours.last(), expected.last(), "{label}: final special token");
+                } else {
+                    assert_eq!(ours, expected, "{label}: input ids of case {}", case["name"]);
+                }
+            }
+            for check in model["tokenizer_checks"].as_array().into_iter().flatten() {
+                assert_eq!(engine.encode(check["text"].as_str().expect("text")), ids(&check["input_ids"]), "{label}: {:?}", check["text"]);
+            }
+        }
+    }
+}
+
+#[test]
+fn generation_matches_the_reference_greedy_and_beam() {
+    let reference = reference();
+    let mut mismatches = Vec::new();
+    for model in reference["models"].as_array().expect("models") {
+        let dir = fixtures().join("models").join(model["dir"].as_str().expect("dir"));
+        let arch = architecture(model);
+        let engine = load(&dir, dir.join("model.safetensors"), tokenizer_variants(&dir).remove(0), arch, "");
+        for case in model["cases"].as_array().expect("cases") {
+            let input = ids(&case["input_ids"]);
+            for mode in ["greedy", "beam"] {
+                let expected = ids(&case["outputs"][mode]["ids"]);
+                let ours = engine.generate(&[input.clone()], &settings(model, mode)).expect("generate");
+                if ours[0] != expected {
+                    mismatches.push(format!("{} case {} {mode}:\n  ours:      {:?}\n  reference: {expected:?}", dir.display(), case["name"], ours[0]));
+                    continue;
+                }
+                let text = case["outputs"][mode]["text"].as_str().expect("text");
+                // Pegasus `<n>` handling and trimming are precis's own; compare the raw words.
+                if engine.decode(&ours[0]).replace('\n', "<n>").trim() != text.trim() {
+                    mismatches.push(format!("{} case {} {mode}: text {:?} vs {text:?}", dir.display(), case["name"], engine.decode(&ours[0])));
+                }
+            }
+        }
+    }
+    // Known divergence, kept visible rather than hidden: rust-bert 0.23's beam scorer divides a
+    // hypothesis' log-probability by its full length (decoder start included) to the power of the
+    // length penalty, transformers 4.44 by the generated length only (start excluded). With
+    // length_penalty 2.0 this can reorder finished hypotheses; on these fixtures it does so once.
+    // Owning the decoding loop (the performance issue) removes it; then this list must shrink.
+    let known = ["t5-tiny case \"article_truncated\" beam"];
+    let unexpected: Vec<&String> = mismatches.iter().filter(|m| !known.iter().any(|k| m.contains(k))).collect();
+    assert!(unexpected.is_empty(), "{} mismatches:\n{}", unexpected.len(), mismatches.join("\n"));
+    for k in known {
+        assert!(mismatches.iter().any(|m| m.contains(k)), "{k} now matches the reference: remove it from the known divergences");
+    }
+}
+
+#[test]
+fn batched_generation_matches_the_reference() {
+    let reference = reference();
+    for model in reference["models"].as_array().expect("models") {
+        let dir = fixtures().join("models").join(model["dir"].as_str().expect("dir"));
+        let arch = architecture(model);
+        let engine = load(&dir, dir.join("model.safetensors"), tokenizer_variants(&dir).remove(0), arch, "");
+        let batch = &model["batch"];
+        let pad = batch["pad_token_id"].as_i64().expect("pad");
+        let eos = model["special_token_ids"]["eos"].as_i64().expect("eos");
+        let inputs: Vec<Vec<i64>> = batch["input_ids"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .zip(batch["attention_mask"].as_array().expect("mask"))
+            .map(|(row, mask)| ids(row).into_iter().zip(ids(mask)).filter(|(_, m)| *m == 1).map(|(id, _)| id).collect())
+            .collect();
+        for mode in ["greedy", "beam"] {
+            let ours = engine.generate(&inputs, &settings(model, mode)).expect("generate");
+            for (row, expected) in batch["outputs"][mode]["ids"].as_array().expect("outputs").iter().enumerate() {
+                assert_eq!(
+                    strip_padding(ours[row].clone(), pad, eos),
+                    strip_padding(ids(expected), pad, eos),
+                    "{} batch row {row} {mode}",
+                    dir.display()
+                );
+            }
+        }
+    }
+}
+
+/// rust-bert's own weight format: the same tensors written by libtorch must give the same ids.
+#[test]
+fn rust_model_ot_weights_give_the_same_output() {
+    let reference = reference();
+    let model = &reference["models"][0];
+    let dir = fixtures().join("models").join(model["dir"].as_str().expect("dir"));
+    let scratch = std::env::temp_dir().join(format!("precis-ot-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("temp dir");
+    let tensors = Tensor::read_safetensors(dir.join("model.safetensors")).expect("read safetensors");
+    let ot = scratch.join("rust_model.ot");
+    Tensor::save_multi(&tensors, &ot).expect("write rust_model.ot");
+    let engine = load(&dir, ot, tokenizer_variants(&dir).remove(0), architecture(model), "");
+    let case = &model["cases"][1];
+    let ours = engine.generate(&[ids(&case["input_ids"])], &settings(model, "beam")).expect("generate");
+    assert_eq!(ours[0], ids(&case["outputs"]["beam"]["ids"]));
+    let _ = std::fs::remove_dir_all(&scratch);
+}
