@@ -75,10 +75,10 @@ impl Summarizer {
     pub fn new(options: SummarizeOptions) -> Result<Summarizer> {
         let started = Instant::now();
         let mut summarizer = Summarizer { options, abstract_model: None, headline_model: None, notices: Vec::new(), load_ms: 0 };
+        // A name that is neither a preset nor a usable directory is the user's mistake under every engine.
+        hub::check_spec(&summarizer.options.model)?;
+        hub::check_spec(&summarizer.options.headline_model)?;
         if summarizer.options.engine != EngineChoice::Extractive {
-            // A name that is neither a preset nor a directory is the user's mistake under every engine.
-            hub::check_spec(&summarizer.options.model)?;
-            hub::check_spec(&summarizer.options.headline_model)?;
             let device = pick_device(summarizer.options.device)?;
             match resolve_both(&summarizer.options) {
                 Ok((abstract_resolved, headline_resolved)) => {

@@ -1,28 +1,39 @@
-//! Extractive summarization without neural weights: headline, abstract and bullets are
-//! built only from the article's own sentences.
+//! Extractive summarization without neural weights: headline, abstract and bullets made
+//! only from the article's own sentences.
 //!
-//! Scoring: every sentence gets a score from a position-biased LexRank, i.e. PageRank
-//! over the TF-IDF cosine-similarity graph of the sentences whose random jumps land on
-//! early sentences more often (news puts the essentials first). Selection is greedy
-//! maximal marginal relevance (MMR), so a sentence that repeats a chosen one loses.
+//! How sentences are scored: a position-biased LexRank. Sentences are nodes, TF-IDF
+//! cosine similarity (stop words removed, stemmed) weighs the edges, and PageRank's random
+//! jump lands on early sentences more often than late ones, because news puts the
+//! essentials first. Half of a sentence's score comes from its position, half from how
+//! much the rest of the article echoes it.
 //!
-//! This module owns the choice and light cleanup of sentences (datelines, leading
-//! connectives, headline compression); splitting and normalization belong to
-//! [`crate::text`], and length budgets to [`crate::length`].
+//! How sentences are chosen: greedy maximal marginal relevance (MMR), so a sentence that
+//! repeats one already chosen loses. The abstract stops when the next best sentence does
+//! not fit the word budget and no nearly-as-good shorter one does: padding a summary with
+//! weak sentences makes it worse.
+//!
+//! This module owns choosing and lightly cleaning sentences (`cleanup`) and compressing
+//! one into a headline (`headline`). Normalization and sentence splitting belong to
+//! [`crate::text`], length presets to [`crate::length`].
+
+#[path = "extractive/cleanup.rs"]
+mod cleanup;
+#[path = "extractive/headline.rs"]
+mod headline;
 
 use std::collections::HashMap;
 
-use crate::length::{LengthPreset, DEFAULT_BULLETS, HEADLINE_MAX_WORDS};
+use crate::length::{LengthPreset, DEFAULT_BULLETS};
 use crate::text::{self, Sentence, TermExtractor};
 
 /// What to produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExtractiveOptions {
-    /// Word budget of the abstract (see [`LengthPreset::target_words`]); whole sentences
-    /// only, so the abstract is usually a little shorter.
+    /// Word budget of the abstract, normally [`LengthPreset::target_words`]. Whole
+    /// sentences only, so the abstract usually stays below it.
     pub abstract_words: usize,
-    /// Number of bullet points wanted; fewer come back when the article has fewer
-    /// distinct sentences.
+    /// How many bullet points to return at most; fewer come back when the article has
+    /// fewer distinct sentences.
     pub bullets: usize,
 }
 
@@ -35,15 +46,18 @@ impl Default for ExtractiveOptions {
     }
 }
 
-/// The extractive summary of one article. All fields are empty only when the input has
-/// no word at all.
+/// The extractive summary of one article. Every field is non-empty whenever the input
+/// holds at least one word.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExtractiveSummary {
-    /// At most [`HEADLINE_MAX_WORDS`] words, no final period.
+    /// A compressed lead sentence: at most [`crate::length::HEADLINE_MAX_WORDS`] words,
+    /// no final period.
     pub headline: String,
-    /// Whole sentences in article order, together within the word budget when possible.
+    /// Whole sentences in article order, within the word budget unless even the best
+    /// sentence alone exceeds it (then that one sentence, uncut).
     pub abstract_sentences: Vec<String>,
-    /// Distinct sentences, most important first.
+    /// Distinct whole sentences, most important first, each standing alone (no dateline,
+    /// no leading "But"/"However,", capitalised).
     pub bullets: Vec<String>,
 }
 
@@ -52,94 +66,85 @@ pub fn summarize(normalized_text: &str, options: &ExtractiveOptions) -> Extracti
     summarize_sentences(&text::split_sentences(normalized_text), options)
 }
 
-/// Summarizes already split sentences, for callers that split once for several uses.
+/// Summarizes sentences already split by [`crate::text::split_sentences`], for callers
+/// that need the sentences for something else too.
 pub fn summarize_sentences(sentences: &[Sentence], options: &ExtractiveOptions) -> ExtractiveSummary {
-    summarize_tuned(sentences, options, &Tuning::default())
-}
-
-#[doc(hidden)]
-#[derive(Debug, Clone)]
-pub struct Tuning {
-    pub damping: f64,
-    pub position_decay: f64,
-    pub position_scale: f64,
-    pub quote_factor: f64,
-    pub fill_ratio: f64,
-    pub mmr_lambda: f64,
-    pub min_words: usize,
-    pub headline_target: usize,
-    pub variant: u32,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Tuning {
-            damping: 0.5,
-            position_decay: 1.0,
-            position_scale: 1.0,
-            quote_factor: 1.0,
-            fill_ratio: 0.8,
-            mmr_lambda: 0.7,
-            min_words: 6,
-            headline_target: 10,
-            variant: 0,
-        }
-    }
-}
-
-#[doc(hidden)]
-pub fn summarize_tuned(sentences: &[Sentence], options: &ExtractiveOptions, tuning: &Tuning) -> ExtractiveSummary {
-    let article = Article::analyse(sentences, tuning);
+    let article = Article::analyse(sentences);
     if article.sentences.is_empty() {
         return ExtractiveSummary::default();
     }
-    let scores = article.scores(tuning);
+    let scores = article.scores();
     let ranking = rank(&scores);
-    let abstract_indices = article.select_abstract(&scores, &ranking, options.abstract_words, tuning);
-    let bullet_indices = article.select_bullets(&scores, &ranking, options.bullets, tuning);
     ExtractiveSummary {
-        headline: article.headline(&scores, tuning),
-        abstract_sentences: abstract_indices
-            .iter()
-            .map(|&index| article.sentences[index].display.clone())
+        headline: article.headline(&scores),
+        abstract_sentences: article
+            .select_abstract(&scores, &ranking, options.abstract_words)
+            .into_iter()
+            .map(|index| article.sentences[index].display.clone())
             .collect(),
-        bullets: bullet_indices
-            .iter()
-            .map(|&index| bullet_text(&article.sentences[index].display))
+        bullets: article
+            .select_bullets(&scores, &ranking, options.bullets)
+            .into_iter()
+            .map(|index| cleanup::bullet_text(&article.sentences[index].display))
             .collect(),
     }
 }
 
+// The few tuned numbers. They were set on CNN/DailyMail and BBC development articles and
+// chosen from flat regions, so neighbouring values give nearly the same quality.
+
+/// Share of a sentence's score that flows through the similarity graph; the rest comes
+/// from the position prior `1 / (1 + rank)`.
+const PAGERANK_DAMPING: f64 = 0.5;
+const PAGERANK_ITERATIONS: usize = 30;
+/// MMR weight of relevance against redundancy with sentences already chosen.
+const MMR_RELEVANCE_WEIGHT: f64 = 0.7;
+/// When the best next sentence does not fit the budget, a shorter one may stand in only
+/// if its MMR value is at least this share of the best's.
+const STAND_IN_RATIO: f64 = 0.8;
+/// Shorter sentences (captions, "He agreed.") are chosen only when nothing else exists.
+const MIN_SENTENCE_WORDS: usize = 6;
+/// Longer sentences make poor bullets; they are used only when nothing else exists.
+const MAX_BULLET_WORDS: usize = 45;
+/// Bullets this similar (cosine of TF-IDF vectors) say the same thing.
+const NEAR_DUPLICATE_SIMILARITY: f64 = 0.5;
+/// The headline comes from the best of this many leading sentences.
+const HEADLINE_CANDIDATES: usize = 3;
+/// Scoring is quadratic in sentences; a summary never needs sentences past this many.
+const MAX_SENTENCES: usize = 400;
+
 /// One sentence prepared for scoring.
 struct AnalysedSentence {
-    /// Sentence text with any dateline removed; what the abstract shows.
+    /// The sentence without any dateline; what the abstract shows.
     display: String,
     words: usize,
-    /// L2-normalized TF-IDF weights, sorted by term id.
+    /// L2-normalized TF-IDF weights by term id, sorted by id.
     vector: Vec<(usize, f64)>,
-    /// Long enough and not page furniture; only these are chosen while any exist.
+    /// Long enough and not page furniture. Only eligible sentences are chosen while any
+    /// exist.
     eligible: bool,
 }
 
 struct Article {
     sentences: Vec<AnalysedSentence>,
-    /// Cosine similarity of every pair, row-major.
+    /// Cosine similarity of every pair of sentences, row-major, zero on the diagonal.
     similarity: Vec<f64>,
 }
 
 impl Article {
-    fn analyse(sentences: &[Sentence], tuning: &Tuning) -> Article {
+    fn analyse(sentences: &[Sentence]) -> Article {
         let extractor = TermExtractor::default();
+        // Term ids in order of first appearance, so nothing depends on hash order.
         let mut term_ids: HashMap<String, usize> = HashMap::new();
         let mut term_counts: Vec<Vec<(usize, f64)>> = Vec::new();
-        let mut displays = Vec::new();
+        let mut displays: Vec<String> = Vec::new();
         for sentence in sentences.iter().take(MAX_SENTENCES) {
-            let display = strip_dateline(&sentence.text).to_string();
-            if text::count_words(&display) == 0 {
+            let display = cleanup::strip_dateline(&sentence.text);
+            if text::count_words(display) == 0 {
                 continue;
             }
             let mut counts: Vec<(usize, f64)> = Vec::new();
-            for term in extractor.content_terms(&display) {
+            for term in extractor.content_terms(display) {
                 let next_id = term_ids.len();
                 let id = *term_ids.entry(term).or_insert(next_id);
                 match counts.iter_mut().find(|(existing, _)| *existing == id) {
@@ -149,19 +154,16 @@ impl Article {
             }
             counts.sort_by_key(|&(id, _)| id);
             term_counts.push(counts);
-            displays.push(display);
+            displays.push(display.to_string());
         }
 
-        let document_frequency = {
-            let mut frequency = vec![0usize; term_ids.len()];
-            for counts in &term_counts {
-                for &(id, _) in counts {
-                    frequency[id] += 1;
-                }
+        let mut document_frequency = vec![0usize; term_ids.len()];
+        for counts in &term_counts {
+            for &(id, _) in counts {
+                document_frequency[id] += 1;
             }
-            frequency
-        };
-        let total = term_counts.len() as f64;
+        }
+        let sentence_count = term_counts.len() as f64;
         let analysed: Vec<AnalysedSentence> = displays
             .into_iter()
             .zip(term_counts)
@@ -169,8 +171,9 @@ impl Article {
                 let mut vector: Vec<(usize, f64)> = counts
                     .into_iter()
                     .map(|(id, count)| {
-                        // Smoothed IDF: a term in every sentence still counts a little.
-                        let idf = (1.0 + total / document_frequency[id] as f64).ln();
+                        // Smoothed IDF keeps a term found in every sentence above zero;
+                        // sublinear TF stops one repeated word from dominating.
+                        let idf = (1.0 + sentence_count / document_frequency[id] as f64).ln();
                         (id, (1.0 + count.ln()) * idf)
                     })
                     .collect();
@@ -179,7 +182,7 @@ impl Article {
                     vector.iter_mut().for_each(|(_, weight)| *weight /= norm);
                 }
                 let words = text::count_words(&display);
-                let eligible = words >= tuning.min_words && !is_page_furniture(&display);
+                let eligible = words >= MIN_SENTENCE_WORDS && !cleanup::is_page_furniture(&display);
                 AnalysedSentence { display, words, vector, eligible }
             })
             .collect();
@@ -200,165 +203,149 @@ impl Article {
         self.similarity[i * self.sentences.len() + j]
     }
 
-    /// Position-biased LexRank: PageRank whose teleport distribution favours early
-    /// sentences. With no similarity at all it reduces to the position prior.
-    fn scores(&self, tuning: &Tuning) -> Vec<f64> {
+    /// True if sentence `index` may be chosen: eligible, or nothing is eligible.
+    fn choosable(&self, index: usize, any_eligible: bool) -> bool {
+        self.sentences[index].eligible || !any_eligible
+    }
+
+    /// Position-biased LexRank: personalized PageRank whose jump distribution is the
+    /// position prior. Sentences that may not be chosen score zero but still pass on
+    /// their share, so they shape the scores of the others.
+    fn scores(&self) -> Vec<f64> {
         let count = self.sentences.len();
-        let eligible_any = self.sentences.iter().any(|s| s.eligible);
+        let any_eligible = self.sentences.iter().any(|s| s.eligible);
         let mut prior = vec![0.0; count];
-        let mut rank_among_eligible = 0usize;
-        for (index, sentence) in self.sentences.iter().enumerate() {
-            if sentence.eligible || !eligible_any {
-                prior[index] = 1.0 / (1.0 + rank_among_eligible as f64 / tuning.position_scale).powf(tuning.position_decay);
-                if starts_with_quote(&sentence.display) {
-                    prior[index] *= tuning.quote_factor;
-                }
-                rank_among_eligible += 1;
+        let mut position = 0usize;
+        for (index, slot) in prior.iter_mut().enumerate() {
+            if self.choosable(index, any_eligible) {
+                *slot = 1.0 / (1.0 + position as f64);
+                position += 1;
             }
         }
         let prior_total: f64 = prior.iter().sum();
-        prior.iter_mut().for_each(|p| *p /= prior_total);
+        if prior_total > 0.0 {
+            prior.iter_mut().for_each(|p| *p /= prior_total);
+        }
 
         let row_sums: Vec<f64> = (0..count)
-            .map(|i| (0..count).map(|j| self.similarity(i, j)).sum())
+            .map(|i| self.similarity[i * count..(i + 1) * count].iter().sum())
             .collect();
         let mut scores = prior.clone();
         for _ in 0..PAGERANK_ITERATIONS {
-            let mut next: Vec<f64> = prior.iter().map(|p| (1.0 - tuning.damping) * p).collect();
+            let mut next: Vec<f64> = prior.iter().map(|p| (1.0 - PAGERANK_DAMPING) * p).collect();
             for i in 0..count {
+                let share = PAGERANK_DAMPING * scores[i];
                 if row_sums[i] <= 0.0 {
-                    // A sentence sharing no term with any other passes its weight on
-                    // through the prior, as in personalized PageRank.
-                    for (j, p) in prior.iter().enumerate() {
-                        next[j] += tuning.damping * scores[i] * p;
-                    }
+                    // A sentence that shares no term with any other jumps like the prior.
+                    next.iter_mut().zip(&prior).for_each(|(n, p)| *n += share * p);
                     continue;
                 }
-                for j in 0..count {
-                    let edge = self.similarity(i, j);
-                    if edge > 0.0 {
-                        next[j] += tuning.damping * scores[i] * edge / row_sums[i];
-                    }
+                let row = &self.similarity[i * count..(i + 1) * count];
+                for (n, edge) in next.iter_mut().zip(row) {
+                    *n += share * edge / row_sums[i];
                 }
             }
             scores = next;
         }
-        for (score, sentence) in scores.iter_mut().zip(&self.sentences) {
-            if eligible_any && !sentence.eligible {
+        for (index, score) in scores.iter_mut().enumerate() {
+            if !self.choosable(index, any_eligible) {
                 *score = 0.0;
             }
         }
         scores
     }
 
-    /// Greedy MMR within the word budget; article order. A sentence that does not fit
-    /// may be replaced by a shorter one only if that one is nearly as good: filling the
-    /// budget with weak sentences makes a summary worse, not better.
-    fn select_abstract(&self, scores: &[f64], ranking: &[usize], budget: usize, tuning: &Tuning) -> Vec<usize> {
+    /// MMR value of adding sentence `index` to `chosen`.
+    fn marginal_relevance(&self, index: usize, relevance: f64, chosen: &[usize]) -> f64 {
+        let redundancy = chosen.iter().map(|&other| self.similarity(index, other)).fold(0.0, f64::max);
+        MMR_RELEVANCE_WEIGHT * relevance - (1.0 - MMR_RELEVANCE_WEIGHT) * redundancy
+    }
+
+    /// Remaining choosable sentences by descending MMR value; ties go to the earlier one.
+    fn by_marginal_relevance(&self, scores: &[f64], ranking: &[usize], chosen: &[usize]) -> Vec<(usize, f64)> {
+        let best = ranking.first().map_or(0.0, |&top| scores[top]).max(f64::MIN_POSITIVE);
+        let mut candidates: Vec<(usize, f64)> = ranking
+            .iter()
+            .copied()
+            .filter(|&index| scores[index] > 0.0 && !chosen.contains(&index))
+            .map(|index| (index, self.marginal_relevance(index, scores[index] / best, chosen)))
+            .collect();
+        candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        candidates
+    }
+
+    /// Sentence indices of the abstract, in article order.
+    fn select_abstract(&self, scores: &[f64], ranking: &[usize], budget: usize) -> Vec<usize> {
         let mut chosen: Vec<usize> = Vec::new();
         let mut used = 0usize;
-        let best = scores[ranking[0]].max(f64::MIN_POSITIVE);
         loop {
-            let mut candidates: Vec<(usize, f64)> = ranking
-                .iter()
-                .copied()
-                .filter(|index| !chosen.contains(index))
-                .filter(|&index| scores[index] > 0.0 || chosen.is_empty())
-                .map(|index| (index, self.marginal_relevance(index, scores[index] / best, &chosen, tuning)))
-                .collect();
-            candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let candidates = self.by_marginal_relevance(scores, ranking, &chosen);
             let Some(&(_, top_value)) = candidates.first() else { break };
-            let fitting = candidates
-                .iter()
-                .find(|(index, _)| used + self.sentences[*index].words <= budget);
-            let Some(&(index, value)) = fitting else { break };
-            let good_enough = chosen.is_empty() || value >= top_value - (1.0 - tuning.fill_ratio) * top_value.abs();
-            if !good_enough {
-                break;
-            }
+            let nearly_as_good = top_value - (1.0 - STAND_IN_RATIO) * top_value.abs();
+            let pick = candidates.iter().find(|&&(index, value)| {
+                used + self.sentences[index].words <= budget && (chosen.is_empty() || value >= nearly_as_good)
+            });
+            let Some(&(index, _)) = pick else { break };
             used += self.sentences[index].words;
             chosen.push(index);
         }
         if chosen.is_empty() {
-            // Even the best sentence is over budget: show it whole rather than cut it.
-            chosen.push(ranking[0]);
+            // Nothing fits: the best sentence whole rather than a cut one.
+            chosen.extend(ranking.first());
         }
         chosen.sort_unstable();
         chosen
     }
 
-    fn marginal_relevance(&self, index: usize, relevance: f64, chosen: &[usize], tuning: &Tuning) -> f64 {
-        let redundancy = chosen.iter().map(|&other| self.similarity(index, other)).fold(0.0, f64::max);
-        tuning.mmr_lambda * relevance - (1.0 - tuning.mmr_lambda) * redundancy
-    }
-
-    /// Top distinct sentences by MMR, most important first.
-    fn select_bullets(&self, scores: &[f64], ranking: &[usize], wanted: usize, tuning: &Tuning) -> Vec<usize> {
+    /// Sentence indices of the bullets, most important first, no two alike.
+    fn select_bullets(&self, scores: &[f64], ranking: &[usize], wanted: usize) -> Vec<usize> {
+        let short_enough = |index: usize| self.sentences[index].words <= MAX_BULLET_WORDS;
+        let any_short = ranking.iter().any(|&index| scores[index] > 0.0 && short_enough(index));
         let mut chosen: Vec<usize> = Vec::new();
-        let best = scores[ranking[0]].max(f64::MIN_POSITIVE);
         while chosen.len() < wanted {
-            let candidate = ranking
-                .iter()
-                .copied()
-                .filter(|index| !chosen.contains(index))
-                .filter(|&index| scores[index] > 0.0 || chosen.is_empty())
-                .filter(|&index| {
-                    chosen.iter().all(|&other| {
-                        self.similarity(index, other) < NEAR_DUPLICATE_SIMILARITY
-                            && normalized_words(&self.sentences[index].display)
-                                != normalized_words(&self.sentences[other].display)
-                    })
-                })
-                .map(|index| (index, self.marginal_relevance(index, scores[index] / best, &chosen, tuning)))
-                .fold(None::<(usize, f64)>, |best_so_far, (index, value)| match best_so_far {
-                    Some((_, best_value)) if best_value >= value => best_so_far,
-                    _ => Some((index, value)),
-                });
-            match candidate {
-                Some((index, _)) => chosen.push(index),
+            let next = self
+                .by_marginal_relevance(scores, ranking, &chosen)
+                .into_iter()
+                .map(|(index, _)| index)
+                .filter(|&index| short_enough(index) || !any_short)
+                .find(|&index| chosen.iter().all(|&other| !self.near_duplicates(index, other)));
+            match next {
+                Some(index) => chosen.push(index),
                 None => break,
             }
+        }
+        if chosen.is_empty() && wanted > 0 {
+            chosen.extend(ranking.first());
         }
         chosen
     }
 
-    fn headline(&self, scores: &[f64], tuning: &Tuning) -> String {
-        // The most central of the first few candidates: news headlines restate the lead.
-        // Sentences opening with a pronoun or a quotation make poor headlines.
-        let self_contained = |index: &usize| {
-            let display = &self.sentences[*index].display;
-            let first = display.split_whitespace().next().map(bare_lower).unwrap_or_default();
-            !starts_with_quote(display) && !PRONOUNS.contains(&first.as_str())
-        };
-        let any_self_contained = (0..self.sentences.len())
+    fn near_duplicates(&self, a: usize, b: usize) -> bool {
+        self.similarity(a, b) >= NEAR_DUPLICATE_SIMILARITY
+            || same_words(&self.sentences[a].display, &self.sentences[b].display)
+    }
+
+    /// The most central of the first few choosable sentences, compressed. Sentences that
+    /// open with a pronoun or a quotation are passed over when another candidate exists.
+    fn headline(&self, scores: &[f64]) -> String {
+        let candidates: Vec<usize> = (0..self.sentences.len())
             .filter(|&index| scores[index] > 0.0)
             .take(HEADLINE_CANDIDATES)
-            .any(|index| self_contained(&index));
-        let source = (0..self.sentences.len())
-            .filter(|&index| scores[index] > 0.0)
-            .take(if tuning.variant & 16 != 0 { 1 } else { HEADLINE_CANDIDATES })
-            .filter(|index| !any_self_contained || self_contained(index))
-            .fold(None::<usize>, |best, index| match best {
-                Some(current) if scores[current] >= scores[index] => Some(current),
-                _ => Some(index),
-            })
+            .collect();
+        let self_contained: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&index| headline::is_self_contained(&self.sentences[index].display))
+            .collect();
+        let pool = if self_contained.is_empty() { &candidates } else { &self_contained };
+        let source = pool
+            .iter()
+            .copied()
+            .reduce(|best, index| if scores[index] > scores[best] { index } else { best })
             .unwrap_or(0);
-        compress_to_headline(&self.sentences[source].display, tuning.headline_target, tuning.variant)
+        headline::compress_to_headline(&self.sentences[source].display)
     }
 }
-
-fn starts_with_quote(sentence: &str) -> bool {
-    sentence.starts_with(['"', '\'', '“', '‘', '«'])
-}
-
-/// Scoring is quadratic in sentences; later sentences of a huge input add nothing a
-/// summary would use.
-const MAX_SENTENCES: usize = 400;
-const PAGERANK_ITERATIONS: usize = 30;
-/// Bullets closer than this (cosine of TF-IDF vectors) say the same thing.
-const NEAR_DUPLICATE_SIMILARITY: f64 = 0.5;
-/// The headline comes from one of this many leading sentences.
-const HEADLINE_CANDIDATES: usize = 3;
 
 /// Sentence indices by descending score; ties go to the earlier sentence.
 fn rank(scores: &[f64]) -> Vec<usize> {
@@ -367,6 +354,7 @@ fn rank(scores: &[f64]) -> Vec<usize> {
     ranking
 }
 
+/// Dot product of two L2-normalized sparse vectors sorted by term id.
 fn cosine(a: &[(usize, f64)], b: &[(usize, f64)]) -> f64 {
     let (mut i, mut j, mut sum) = (0, 0, 0.0);
     while i < a.len() && j < b.len() {
@@ -383,593 +371,161 @@ fn cosine(a: &[(usize, f64)], b: &[(usize, f64)]) -> f64 {
     sum
 }
 
-fn normalized_words(s: &str) -> String {
-    s.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Site chrome that pages leave in extracted text: calls to action, bylines, timestamps.
-fn is_page_furniture(sentence: &str) -> bool {
-    const MARKERS: &[&str] = &[
-        "scroll down for",
-        "click here",
-        "read more",
-        "sign up for",
-        "subscribe",
-        "subscribing",
-        "newsletter",
-        "follow us on",
-        "all rights reserved",
-        "copyright",
-        "published:",
-        "updated:",
-        "last updated",
-        "share this article",
-        "advertisement",
-        "cookies",
-        "quality journalism",
-    ];
-    let lower = sentence.to_lowercase();
-    MARKERS.iter().any(|marker| lower.contains(marker))
-}
-
-/// Removes a leading news dateline: `LONDON (Reuters) - `, `WASHINGTON — `, `(CNN) -- `,
-/// `(CNN)They…`. Returns the input unchanged when there is none.
-pub fn strip_dateline(sentence: &str) -> &str {
-    let trimmed = sentence.trim_start();
-    // `(CNN)` glued to the first word, or followed by a dash.
-    if trimmed.starts_with('(') {
-        if let Some(close) = trimmed.find(')') {
-            let inside = &trimmed[1..close];
-            if is_agency_name(inside) {
-                let rest = strip_leading_dash(&trimmed[close + 1..]);
-                if starts_sentence(rest) {
-                    return rest;
-                }
-            }
-        }
-    }
-    // `CITY, Country (Agency) - ` or `CITY — `: a short prefix before a dash.
-    const MAX_DATELINE_WORDS: usize = 8;
-    let mut offset = 0;
-    for (position, token) in trimmed.split_whitespace().enumerate().take(MAX_DATELINE_WORDS + 1) {
-        let token_start = match trimmed[offset..].find(token) {
-            Some(found) => offset + found,
-            None => return sentence,
-        };
-        offset = token_start + token.len();
-        let dash_token = matches!(token, "-" | "--" | "—" | "–" | "―");
-        let glued_dash = token.ends_with(")--") || token.ends_with(")—") || token.ends_with(")-");
-        if position > 0 && (dash_token || glued_dash) {
-            let prefix = &trimmed[..if glued_dash { offset } else { token_start }];
-            let rest = trimmed[offset..].trim_start();
-            if looks_like_dateline(prefix) && starts_sentence(rest) {
-                return rest;
-            }
-            return sentence;
-        }
-    }
-    sentence
-}
-
-fn is_agency_name(inside: &str) -> bool {
-    let words: Vec<&str> = inside.split_whitespace().collect();
-    !words.is_empty()
-        && words.len() <= 3
-        && words.iter().all(|w| w.chars().next().is_some_and(char::is_uppercase))
-}
-
-fn strip_leading_dash(s: &str) -> &str {
-    s.trim_start().trim_start_matches(['-', '—', '–', '―']).trim_start()
-}
-
-fn starts_sentence(s: &str) -> bool {
-    s.trim_start_matches(['"', '\'', '“', '‘'])
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_uppercase() || c.is_numeric())
-}
-
-fn looks_like_dateline(prefix: &str) -> bool {
-    let has_agency = prefix.contains('(') && prefix.contains(')');
-    let letters_all_caps = prefix
-        .split_whitespace()
-        .filter(|w| w.chars().any(char::is_alphabetic))
-        .take(1)
-        .all(|w| w.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase));
-    let first_word_letters = prefix.chars().take_while(|c| !c.is_whitespace() && *c != ',').filter(|c| c.is_alphabetic()).count();
-    has_agency || (letters_all_caps && first_word_letters >= 2)
-}
-
-/// Words that link a sentence to the one before it; a bullet stands alone without them.
-const LEADING_CONNECTIVES: &[&str] = &[
-    "But", "And", "So", "Yet", "Or", "However,", "Meanwhile,", "Also,", "Still,", "Moreover,",
-    "Furthermore,", "Additionally,", "Nevertheless,", "Nonetheless,", "Indeed,", "Instead,",
-    "However", "Besides,", "Then,", "Now,", "Thus,", "Hence,", "Therefore,", "Plus,", "In addition,",
-    "In fact,", "As a result,", "On the other hand,", "Of course,", "After all,",
-];
-
-fn strip_leading_connective(sentence: &str) -> &str {
-    for connective in LEADING_CONNECTIVES {
-        if let Some(rest) = sentence.strip_prefix(connective) {
-            // Whole word only: "Andrew" is not "And".
-            if rest.starts_with(char::is_whitespace) && rest.trim_start().chars().any(char::is_alphanumeric) {
-                return rest.trim_start();
-            }
-        }
-    }
-    sentence
-}
-
-fn capitalize_first(s: &str) -> String {
-    let mut output = String::with_capacity(s.len());
-    let mut done = false;
-    for c in s.chars() {
-        if !done && c.is_alphanumeric() {
-            output.extend(c.to_uppercase());
-            done = true;
-        } else {
-            output.push(c);
-        }
-    }
-    output
-}
-
-fn bullet_text(sentence: &str) -> String {
-    capitalize_first(strip_leading_connective(strip_dateline(sentence)))
-}
-
-// ---------------------------------------------------------------------------------------
-// Headline compression
-// ---------------------------------------------------------------------------------------
-
-/// Reporting verbs that make a clause an attribution: `, officials said`.
-const ATTRIBUTION_VERBS: &[&str] = &[
-    "said", "says", "say", "saying", "reported", "reports", "report", "reporting", "claim",
-    "claims", "claimed", "announced", "announces", "revealed", "reveals", "confirmed",
-    "confirms", "warned", "warns", "added", "adds", "told", "tells", "believe", "believes",
-    "according", "suggests", "suggested", "show", "shows", "showed", "shown", "insisted",
-    "insists", "stated", "states", "predicted", "predicts", "argued", "argues", "estimated",
-    "estimates", "found", "finds", "indicate", "indicates", "indicated", "think", "thinks",
-    "pledged", "promised", "vowed", "urged", "wrote", "writes", "explained", "stressed",
-    "conceded", "acknowledged", "admitted", "admits", "declared", "noted", "heard",
-];
-
-/// Verbs of saying, for `X said that …` at the start of a sentence.
-const SPEECH_VERBS: &[&str] = &[
-    "said", "says", "told", "tells", "believes", "believe", "thinks", "think", "warned",
-    "warns", "announced", "insisted", "insists", "predicted", "predicts", "estimated",
-    "estimates", "confirmed", "revealed", "indicated", "admitted", "argued", "argues",
-    "added", "stated", "suggested", "reported",
-];
-
-const PRONOUNS: &[&str] = &[
-    "he", "she", "it", "they", "we", "i", "you", "his", "her", "its", "their", "our", "this",
-    "these", "those", "there",
-];
-
-/// Words that open a subordinate clause or an afterthought after a comma.
-const CLAUSE_OPENERS: &[&str] = &[
-    "which", "who", "whose", "where", "while", "whilst", "as", "after", "but", "and",
-    "with", "saying", "despite", "although", "though", "because", "amid", "including",
-    "following", "according", "before", "when", "since", "adding", "prompting", "leaving",
-    "making", "meaning", "bringing", "taking", "than", "if", "so", "thanks", "ahead",
-    "in", "on", "at", "from", "for", "up", "down", "upsetting", "helped", "boosted", "hit",
-    "a", "an", "the", "its", "his", "her", "their", "or", "not", "even", "just", "only",
-];
-
-/// Function words a headline must not end on.
-const TRAILING_FUNCTION_WORDS: &[&str] = &[
-    "a", "an", "the", "of", "to", "in", "on", "at", "for", "from", "by", "with", "and", "or",
-    "but", "as", "that", "which", "who", "its", "his", "her", "their", "is", "are", "was",
-    "were", "has", "have", "had", "be", "been", "will", "would", "than", "into", "over",
-    "after", "before", "while", "about", "also", "said", "says", "could", "can", "may",
-    "might", "should", "must", "being", "this", "these", "those", "such", "not", "more",
-    "most", "very", "so", "if", "when", "where", "because", "amid", "despite", "during",
-    "he", "she", "it", "they", "we", "i", "you", "there", "him", "them", "us",
-];
-
-const WEEKDAYS: &[&str] = &[
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-];
-
-/// Turns a sentence into a headline: dateline, parentheticals, attributions, trailing
-/// clauses and time phrases removed; written in headline style (no articles, `will` and
-/// `is to` become `to`, `has been charged` becomes `charged`); at most
-/// [`HEADLINE_MAX_WORDS`] words, preferably `target_words`; no final period.
-/// Falls back to the sentence's first words when compression leaves nothing.
-fn compress_to_headline(sentence: &str, target_words: usize, variant: u32) -> String {
-    let cleaned = strip_leading_connective(strip_label(strip_dateline(sentence)));
-    let without_brackets = remove_parentheticals(cleaned);
-    let mut clauses = split_clauses(&without_brackets);
-    drop_attribution_clauses(&mut clauses);
-    let mut words = main_clause_words(&clauses, HEADLINE_MAX_WORDS);
-    drop_leading_attribution(&mut words);
-    if variant & 4 == 0 {
-        drop_time_phrases(&mut words);
-    }
-    write_headline_style(&mut words, variant);
-    trim_to_length(&mut words, target_words.min(HEADLINE_MAX_WORDS));
-    let headline = finish_headline(&words);
-    if !headline.is_empty() {
-        return headline;
-    }
-    let mut fallback: Vec<String> = sentence.split_whitespace().map(str::to_string).collect();
-    fallback.truncate(HEADLINE_MAX_WORDS);
-    finish_headline(&fallback)
-}
-
-/// Removes `(…)` and `[…]` groups; unbalanced brackets are left alone.
-fn remove_parentheticals(s: &str) -> String {
-    let opens = s.chars().filter(|&c| c == '(' || c == '[').count();
-    let closes = s.chars().filter(|&c| c == ')' || c == ']').count();
-    if opens != closes {
-        return s.to_string();
-    }
-    let mut output = String::with_capacity(s.len());
-    let mut depth = 0usize;
-    for c in s.chars() {
-        match c {
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth = depth.saturating_sub(1),
-            _ if depth == 0 => output.push(c),
-            _ => {}
-        }
-    }
-    output.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ,", ",").replace(" .", ".")
-}
-
-/// Splits at commas, semicolons, spaced dashes, and colons that introduce a quotation,
-/// keeping the words of each part. A colon inside a title (`Avengers: Age of Ultron`)
-/// does not split.
-fn split_clauses(s: &str) -> Vec<Vec<String>> {
-    let tokens: Vec<&str> = s.split_whitespace().collect();
-    let mut clauses: Vec<Vec<String>> = vec![Vec::new()];
-    for (index, token) in tokens.iter().enumerate() {
-        if matches!(*token, "-" | "--" | "—" | "–") {
-            clauses.push(Vec::new());
-            continue;
-        }
-        let word = token.trim_end_matches([',', ';', ':']);
-        let next_is_quote = tokens.get(index + 1).is_some_and(|next| starts_with_quote(next));
-        let ends_clause = !word.is_empty()
-            && (token.ends_with([',', ';']) || (token.ends_with(':') && next_is_quote));
-        // The clause keeps its punctuation so that rejoined clauses read as written.
-        if let Some(last) = clauses.last_mut() {
-            last.push(token.to_string());
-        }
-        if ends_clause {
-            clauses.push(Vec::new());
-        }
-    }
-    clauses.retain(|clause| !clause.is_empty());
-    clauses
-}
-
-/// Removes a caption label such as `Vicious:` or `Bad memories:` from the start.
-fn strip_label(sentence: &str) -> &str {
-    const MAX_LABEL_WORDS: usize = 3;
-    let Some(colon) = sentence.find(": ") else { return sentence };
-    let label = &sentence[..colon];
-    let rest = sentence[colon + 1..].trim_start();
-    let label_words = label.split_whitespace().count();
-    if label_words <= MAX_LABEL_WORDS && text::count_words(rest) >= 4 && starts_sentence(rest) {
-        rest
-    } else {
-        sentence
-    }
-}
-
-fn bare_lower(word: &str) -> String {
-    word.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()
-}
-
-fn is_auxiliary(word: &str) -> bool {
-    matches!(
-        word,
-        "has" | "have" | "had" | "is" | "are" | "was" | "were" | "will" | "would" | "could"
-            | "can" | "may" | "might" | "should" | "must" | "be" | "been" | "being"
-    )
-}
-
-/// Drops trailing clauses that only say who said it: `…, a report says`,
-/// `…, according to officials`, `…, the Financial Times has reported`.
-fn drop_attribution_clauses(clauses: &mut Vec<Vec<String>>) {
-    const MAX_ATTRIBUTION_WORDS: usize = 10;
-    const MAX_WORDS_AFTER_VERB: usize = 3;
-    const MAX_INVERTED_WORDS: usize = 6;
-    while clauses.len() > 1 {
-        let Some(last) = clauses.last() else { break };
-        let lower: Vec<String> = last.iter().map(|w| bare_lower(w)).collect();
-        let opener = lower.first().map(String::as_str).unwrap_or("");
-        let verb = lower.iter().rposition(|w| ATTRIBUTION_VERBS.contains(&w.as_str()));
-        // `…, says a report` / `…, said Mr Smith`: a bare reporting verb and its subject.
-        let inverted = matches!(opener, "says" | "said" | "say" | "adds" | "added" | "reports")
-            && last.len() <= MAX_INVERTED_WORDS;
-        let is_attribution = opener == "according"
-            || inverted
-            || (last.len() <= MAX_ATTRIBUTION_WORDS
-                && !is_auxiliary(opener)
-                && !ATTRIBUTION_VERBS.contains(&opener)
-                && verb.is_some_and(|v| last.len() - v - 1 <= MAX_WORDS_AFTER_VERB));
-        if is_attribution {
-            clauses.pop();
-        } else {
-            break;
-        }
-    }
-}
-
-/// The words of the main clause. An introductory phrase (`On Thursday, …`) and an
-/// appositive after a short subject (`Parmalat, the Italian dairy company…, hopes to…`)
-/// are skipped; clauses after the main one are kept only while the headline is short
-/// and they do not open a subordinate clause.
-fn main_clause_words(clauses: &[Vec<String>], max_words: usize) -> Vec<String> {
-    const MAX_SUBJECT_WORDS: usize = 6;
-    const MAX_APPOSITIVE_CLAUSES: usize = 3;
-    const MIN_MAIN_CLAUSE_WORDS: usize = 4;
-    let mut clauses: &[Vec<String>] = clauses;
-    let Some(first) = clauses.first() else { return Vec::new() };
-
-    let opener = first.first().map(|w| bare_lower(w)).unwrap_or_default();
-    let introductory = INTRODUCTORY_WORDS.contains(&opener.as_str());
-    if introductory && clauses.get(1).is_some_and(|next| next.len() >= MIN_MAIN_CLAUSE_WORDS) {
-        clauses = &clauses[1..];
-    }
-
-    let mut words: Vec<String> = clauses[0].clone();
-    let mut rest = &clauses[1..];
-    let subject_only = words.len() <= MAX_SUBJECT_WORDS && !words.iter().any(|w| is_auxiliary(&bare_lower(w)));
-    let opener_of = |clause: &Vec<String>| clause.first().map(|w| bare_lower(w)).unwrap_or_default();
-    if subject_only && !rest.is_empty() {
-        let appositive_first = APPOSITIVE_OPENERS.contains(&opener_of(&rest[0]).as_str());
-        let verb_clause = rest.iter().take(MAX_APPOSITIVE_CLAUSES + 1).position(|clause| {
-            let opener = opener_of(clause);
-            looks_like_verb(&opener)
-                || (appositive_first && !CLAUSE_OPENERS.contains(&opener.as_str()) && !starts_with_capital(clause))
-        });
-        if let Some(position) = verb_clause.filter(|&p| p > 0) {
-            rest = &rest[position..];
-            if let Some(last) = words.last_mut() {
-                *last = last.trim_end_matches([',', ';', ':']).to_string();
-            }
-        }
-    }
-    for clause in rest {
-        let opener = clause.first().map(|w| bare_lower(w)).unwrap_or_default();
-        let starts_verb_phrase = looks_like_verb(&opener) && words.len() <= MAX_SUBJECT_WORDS;
-        if (CLAUSE_OPENERS.contains(&opener.as_str()) && !starts_verb_phrase) || words.len() >= max_words {
-            break;
-        }
-        words.extend(clause.iter().cloned());
-    }
-    words
-}
-
-/// Words that open an appositive after a subject: `Joss Stone, a 17-year-old singer, …`.
-const APPOSITIVE_OPENERS: &[&str] = &[
-    "the", "a", "an", "its", "his", "her", "their", "who", "whose", "which", "now", "once",
-    "formerly", "currently", "also", "one", "both",
-];
-
-fn starts_with_capital(clause: &[String]) -> bool {
-    clause.first().and_then(|w| w.chars().find(|c| c.is_alphanumeric())).is_some_and(char::is_uppercase)
-}
-
-/// Words that open a sentence-initial adverbial phrase: `In 2003, …`, `At the awards, …`.
-const INTRODUCTORY_WORDS: &[&str] = &[
-    "in", "at", "on", "after", "before", "during", "as", "while", "when", "although",
-    "though", "despite", "following", "with", "without", "under", "for", "since", "if",
-    "by", "amid", "meanwhile", "however", "now", "then", "speaking", "writing", "earlier",
-    "later", "last", "this", "yesterday", "today",
-];
-
-/// An auxiliary or a word shaped like a finite verb, which ends a subject.
-fn looks_like_verb(lower: &str) -> bool {
-    is_auxiliary(lower) || is_participle(lower) || matches!(lower, "says" | "said" | "plans" | "wants" | "hopes" | "faces")
-}
-
-/// Past participles, for `has been charged` → `charged`.
-fn is_participle(lower: &str) -> bool {
-    const IRREGULAR: &[&str] = &[
-        "put", "set", "hit", "cut", "held", "sold", "told", "found", "made", "won", "built",
-        "brought", "bought", "caught", "taught", "thought", "left", "lost", "kept", "sent",
-        "spent", "paid", "said", "struck", "hung", "shut", "quit", "led", "fed", "met", "run",
-        "come", "become", "beaten", "begun", "done", "gone", "seen", "shown", "known",
-        "grown", "thrown", "drawn", "flown", "torn", "worn", "sworn", "born", "borne",
-    ];
-    (lower.len() > 4 && (lower.ends_with("ed") || lower.ends_with("en"))) || IRREGULAR.contains(&lower)
-}
-
-/// `Officials said on Friday that prices will rise` → `prices will rise`.
-fn drop_leading_attribution(words: &mut Vec<String>) {
-    const MAX_ATTRIBUTION_WORDS: usize = 10;
-    const MIN_WORDS_LEFT: usize = 4;
-    let limit = words.len().min(MAX_ATTRIBUTION_WORDS);
-    let verb = words[..limit].iter().position(|w| SPEECH_VERBS.contains(&bare_lower(w).as_str()));
-    let Some(verb) = verb else { return };
-    // Only `X said that …` / `X said on Friday that …`, not `X rejected claims that …`.
-    let that = words[verb + 1..limit.max(verb + 1)]
-        .iter()
-        .take(3)
-        .position(|w| bare_lower(w) == "that")
-        .map(|p| p + verb + 1);
-    let Some(that) = that else { return };
-    // A pronoun left in front would lose who the headline is about.
-    let starts_with_pronoun = words
-        .get(that + 1)
-        .is_some_and(|w| PRONOUNS.contains(&bare_lower(w).as_str()));
-    if words.len() - that > MIN_WORDS_LEFT && !starts_with_pronoun {
-        words.drain(..=that);
-    }
-}
-
-/// Removes `on Thursday`, `this week`, `last year`, `yesterday`: headlines are read as
-/// current, and these words rarely carry the story.
-fn drop_time_phrases(words: &mut Vec<String>) {
-    const RELATIVE: &[&str] = &["this", "last", "next", "earlier", "later"];
-    const PERIODS: &[&str] = &[
-        "week", "month", "year", "weekend", "morning", "afternoon", "evening", "night",
-        "summer", "winter", "spring", "autumn",
-    ];
-    let mut index = 0;
-    while index < words.len() {
-        let word = bare_lower(&words[index]);
-        let next = words.get(index + 1).map(|w| bare_lower(w)).unwrap_or_default();
-        let after_next = words.get(index + 2).map(|w| bare_lower(w)).unwrap_or_default();
-        let span = if word == "on" && WEEKDAYS.contains(&next.as_str()) {
-            if PERIODS.contains(&after_next.as_str()) { 3 } else { 2 }
-        } else if RELATIVE.contains(&word.as_str())
-            && (PERIODS.contains(&next.as_str()) || WEEKDAYS.contains(&next.as_str()))
-        {
-            2
-        } else if matches!(word.as_str(), "yesterday" | "today" | "tonight") || WEEKDAYS.contains(&word.as_str()) {
-            1
-        } else {
-            0
-        };
-        // Keep words that end a clause: removing them would lose the punctuation.
-        let keeps_punctuation = words[index..(index + span).min(words.len())]
-            .last()
-            .is_some_and(|w| w.ends_with(|c: char| !c.is_alphanumeric()));
-        if span > 0 && !keeps_punctuation && words.len() > span + 2 {
-            words.drain(index..index + span);
-        } else {
-            index += 1;
-        }
-    }
-}
-
-/// Headline register: no articles, `will`/`is to` → `to`, passive `has been` dropped.
-fn write_headline_style(words: &mut Vec<String>, variant: u32) {
-    let mut output: Vec<String> = Vec::with_capacity(words.len());
-    let mut index = 0;
-    // Verb rewrites apply to the main verb only, not inside `that …` clauses.
-    let mut main_verb_seen = false;
-    while index < words.len() {
-        let word = &words[index];
-        let lower = bare_lower(word);
-        let next = words.get(index + 1).map(|w| bare_lower(w)).unwrap_or_default();
-        let plain = !word.ends_with(|c: char| !c.is_alphanumeric());
-        let first_verb = !main_verb_seen;
-        if is_auxiliary(&lower) || matches!(lower.as_str(), "that" | "which" | "who" | "if" | "when") {
-            main_verb_seen = true;
-        }
-        match lower.as_str() {
-            // Articles go, unless the article is all that is left or ends a phrase.
-            "a" | "an" | "the" if variant & 1 == 0 && word.len() == lower.len() && index + 1 < words.len() => {}
-            // `is to recall` → `to recall`.
-            "is" | "are" if variant & 2 == 0 && first_verb && plain && next == "to" => {}
-            // `will unveil` → `to unveil`.
-            "will" if variant & 2 == 0
-                && first_verb
-                && plain
-                && next.chars().next().is_some_and(char::is_alphabetic)
-                && !matches!(next.as_str(), "not" | "have" | "also" | "still") =>
-            {
-                output.push("to".to_string());
-            }
-            // `has been charged` → `charged`.
-            "has" | "have" if variant & 8 == 0
-                && first_verb
-                && plain
-                && next == "been"
-                && words.get(index + 2).is_some_and(|w| is_participle(&bare_lower(w))) =>
-            {
-                index += 2;
-                continue;
-            }
-            _ => output.push(word.clone()),
-        }
-        index += 1;
-    }
-    if output.iter().any(|w| w.chars().any(char::is_alphanumeric)) {
-        *words = output;
-    }
-}
-
-/// Cuts to about `target` words (never more than [`HEADLINE_MAX_WORDS`]) at the phrase
-/// boundary nearest the target, then drops dangling function words.
-fn trim_to_length(words: &mut Vec<String>, target: usize) {
-    if words.len() > target {
-        // Candidate cuts: before a preposition or conjunction, or the whole clause when
-        // it is within the hard limit. Overshooting the target costs twice undershooting.
-        let cost = |cut: usize| if cut <= target { target - cut } else { 2 * (cut - target) };
-        let whole = (words.len() <= HEADLINE_MAX_WORDS).then_some(words.len());
-        let boundary = (target.div_ceil(2)..words.len().min(HEADLINE_MAX_WORDS + 1))
-            .filter(|&cut| {
-                is_break_word(&bare_lower(&words[cut])) || words[cut - 1].ends_with([',', ';', ':'])
-            })
-            .chain(whole)
-            .min_by_key(|&cut| (cost(cut), cut));
-        words.truncate(boundary.unwrap_or(target));
-    }
-    while words.len() > 1
-        && words.last().is_some_and(|w| TRAILING_FUNCTION_WORDS.contains(&bare_lower(w).as_str()))
-    {
-        words.pop();
-    }
-}
-
-fn is_break_word(word: &str) -> bool {
-    matches!(
-        word,
-        "in" | "on" | "at" | "for" | "from" | "after" | "with" | "by" | "over" | "during" | "since"
-            | "as" | "while" | "and" | "but" | "because" | "despite" | "amid" | "which" | "who"
-            | "than" | "following" | "before" | "when" | "including" | "into" | "under" | "against"
-    )
-}
-
-fn finish_headline(words: &[String]) -> String {
-    let joined = words.join(" ");
-    let mut headline = joined.as_str();
-    loop {
-        let trimmed = headline.trim_end_matches(|c: char| {
-            matches!(c, '.' | ',' | ';' | ':' | '-' | '—' | '–' | '!' | '…') || c.is_whitespace()
-        });
-        // A closing quote whose opening quote was cut away.
-        let unbalanced_quote = ['"', '”', '’', '\''].iter().find(|&&quote| {
-            trimmed.ends_with(quote) && !has_opening_quote_for(trimmed, quote)
-        });
-        headline = match unbalanced_quote {
-            Some(quote) => &trimmed[..trimmed.len() - quote.len_utf8()],
-            None => trimmed,
-        };
-        if unbalanced_quote.is_none() {
-            break;
-        }
-    }
-    capitalize_first(headline.trim())
-}
-
-/// Is there an opening quote earlier in `text` that `closing` (its last character) matches?
-fn has_opening_quote_for(text: &str, closing: char) -> bool {
-    let body = &text[..text.len() - closing.len_utf8()];
-    match closing {
-        '”' => body.contains('“'),
-        '’' => body.contains('‘'),
-        // Straight quotes pair with themselves; an apostrophe-s is not a quote.
-        '"' => body.matches('"').count() % 2 == 1,
-        _ => body.split_whitespace().any(|w| w.starts_with('\'')),
-    }
+/// Same words ignoring case and punctuation; catches duplicates made only of stop words.
+fn same_words(a: &str, b: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    words(a) == words(b)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::length::HEADLINE_MAX_WORDS;
+    use crate::text::{count_words, normalize};
+
+    fn summary(raw: &str, abstract_words: usize) -> ExtractiveSummary {
+        summarize(&normalize(raw), &ExtractiveOptions { abstract_words, bullets: 4 })
+    }
+
+    /// Seeds live in the shared folder beside the project (never copied into it).
+    fn read_shared_seed(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds").join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
+    }
+
+    fn assert_well_formed(result: &ExtractiveSummary, source: &str) {
+        assert!(!result.headline.is_empty(), "empty headline for {source:?}");
+        assert!(count_words(&result.headline) <= HEADLINE_MAX_WORDS);
+        assert!(!result.headline.ends_with('.'));
+        assert!(!result.abstract_sentences.is_empty());
+        assert!(!result.bullets.is_empty());
+        for sentence in result.abstract_sentences.iter().chain(&result.bullets) {
+            assert!(!sentence.trim().is_empty());
+        }
+    }
 
     #[test]
-    fn strips_datelines() {
-        assert_eq!(strip_dateline("LONDON (Reuters) - Shares rose."), "Shares rose.");
-        assert_eq!(strip_dateline("WASHINGTON — The Senate voted."), "The Senate voted.");
-        assert_eq!(strip_dateline("(CNN)They may not be aliens."), "They may not be aliens.");
-        assert_eq!(strip_dateline("(CNN) -- The storm hit."), "The storm hit.");
-        assert_eq!(strip_dateline("NEW YORK, March 3 (Reuters) - Stocks fell."), "Stocks fell.");
-        assert_eq!(strip_dateline("Mr Smith - who was there - left."), "Mr Smith - who was there - left.");
-        assert_eq!(strip_dateline("word"), "word");
-        assert_eq!(strip_dateline(""), "");
+    fn seed_article_summary() {
+        let raw = read_shared_seed("000_edc74ea974603a46.txt");
+        let result = summary(&raw, LengthPreset::Medium.target_words());
+        assert_well_formed(&result, "seed");
+        let abstract_words: usize = result.abstract_sentences.iter().map(|s| count_words(s)).sum();
+        assert!(abstract_words <= 80, "{abstract_words} words");
+        assert!(result.abstract_sentences[0].starts_with("Prime Minister Shinzo Abe agreed Thursday"));
+        assert!(result.headline.contains("Abe"), "{}", result.headline);
+        // The subscription plea at the end is page furniture, never summary material.
+        for sentence in result.abstract_sentences.iter().chain(&result.bullets) {
+            assert!(!sentence.contains("subscribing") && !sentence.contains("quality journalism"));
+        }
+        assert_eq!(result.bullets.len(), 4);
+    }
+
+    #[test]
+    fn abstract_is_in_article_order_within_budget() {
+        let raw = read_shared_seed("000_edc74ea974603a46.txt");
+        let text = normalize(&raw);
+        for budget in [20, 40, 80, 160] {
+            let result = summarize(&text, &ExtractiveOptions { abstract_words: budget, bullets: 3 });
+            let words: usize = result.abstract_sentences.iter().map(|s| count_words(s)).sum();
+            assert!(words <= budget || result.abstract_sentences.len() == 1);
+            let positions: Vec<usize> =
+                result.abstract_sentences.iter().filter_map(|s| text.find(s.as_str())).collect();
+            assert_eq!(positions.len(), result.abstract_sentences.len(), "sentences are verbatim");
+            assert!(positions.windows(2).all(|pair| pair[0] < pair[1]));
+        }
+    }
+
+    #[test]
+    fn over_budget_best_sentence_is_kept_whole() {
+        let long = format!("{} ends here.", "Officials counted the many ballots slowly".repeat(5));
+        let result = summary(&long, 10);
+        assert_eq!(result.abstract_sentences, vec![long.clone()]);
+    }
+
+    #[test]
+    fn bullets_are_distinct_and_cleaned() {
+        let raw = "WASHINGTON — The Senate passed the budget bill on Tuesday after a long debate.\n\n\
+                   But the House is expected to reject the budget bill next week, leaders said.\n\n\
+                   The Senate passed the budget bill on Tuesday after a long debate.\n\n\
+                   However, some members hope for a compromise on spending before the deadline.";
+        let result = summary(raw, 80);
+        assert!(result.bullets.contains(&"The Senate passed the budget bill on Tuesday after a long debate.".to_string()));
+        assert!(result.bullets.contains(&"The House is expected to reject the budget bill next week, leaders said.".to_string()));
+        assert!(result.bullets.contains(&"Some members hope for a compromise on spending before the deadline.".to_string()));
+        assert_eq!(result.bullets.len(), 3, "the repeated sentence appears once: {:?}", result.bullets);
+    }
+
+    #[test]
+    fn degenerate_inputs_give_sensible_output() {
+        assert_eq!(summary("", 80), ExtractiveSummary::default());
+        assert_eq!(summary("  \n\n — … ", 80), ExtractiveSummary::default());
+        // Symbols and emoji are not words.
+        assert_eq!(summary("\u{1F600} \u{1F600}!", 80), ExtractiveSummary::default());
+
+        let one_word = summary("Hello", 80);
+        assert_eq!(one_word.headline, "Hello");
+        assert_eq!(one_word.abstract_sentences, ["Hello"]);
+        assert_eq!(one_word.bullets, ["Hello"]);
+
+        for input in [
+            "The council approved the new park on Monday.",
+            "The council approved the new park. Residents were pleased.",
+            "no punctuation at all just a long run of lower case words about a council meeting",
+            "x",
+            "Mr. Dr. St. No. Inc.",
+            "\u{1F600} smile \u{1F600}",
+            "日本語のテキストです。もう一つの文です。",
+        ] {
+            let result = summary(input, 80);
+            assert_well_formed(&result, input);
+        }
+        let result = summary("Zero budget still gives one whole sentence.", 0);
+        assert_eq!(result.abstract_sentences, ["Zero budget still gives one whole sentence."]);
+        let no_bullets = summarize("Some text here.", &ExtractiveOptions { abstract_words: 80, bullets: 0 });
+        assert!(no_bullets.bullets.is_empty());
+    }
+
+    #[test]
+    fn random_inputs_never_panic() {
+        for input in crate::text::sentences_test_support::tricky_strings(1500) {
+            let result = summary(&input, 40);
+            if count_words(&input) > 0 {
+                assert_well_formed(&result, &input);
+            }
+        }
+    }
+
+    #[test]
+    fn huge_input_is_handled() {
+        let paragraph = "The regional council met again to discuss the budget for roads and schools. ";
+        let huge = paragraph.repeat(5_000);
+        let result = summary(&huge, 80);
+        assert_well_formed(&result, "huge");
+        let unpunctuated = "word ".repeat(100_000);
+        let result = summary(&unpunctuated, 80);
+        assert_eq!(result.abstract_sentences.len(), 1);
+        assert!(count_words(&result.headline) <= HEADLINE_MAX_WORDS);
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        let raw = read_shared_seed("000_edc74ea974603a46.txt");
+        let first = summary(&raw, 80);
+        for _ in 0..5 {
+            assert_eq!(summary(&raw, 80), first);
+        }
+    }
+
+    #[test]
+    fn summarize_sentences_matches_summarize() {
+        let raw = read_shared_seed("000_edc74ea974603a46.txt");
+        let text = normalize(&raw);
+        let options = ExtractiveOptions::default();
+        assert_eq!(summarize_sentences(&text::split_sentences(&text), &options), summarize(&text, &options));
     }
 }

@@ -184,7 +184,11 @@ impl Seq2SeqModel {
             Err(panic) => return Err(weights_error(&weights_name, &panic)),
         };
         let pad_id = config.pad_token_id.or_else(|| tokenizer.get_pad_id()).unwrap_or(0);
-        let window = window.or(config.max_positions).unwrap_or(512);
+        // Never beyond the positions the weights have, whatever a preset claims.
+        let window = match (window, config.max_positions) {
+            (Some(wanted), Some(positions)) => wanted.min(positions),
+            (wanted, positions) => wanted.or(positions).unwrap_or(512),
+        };
         let collapse_whitespace = matches!(files.tokenizer, TokenizerFiles::SentencePiece { .. });
         let forced_eos = match (architecture, config.forced_eos_token_id, config.vocab_size) {
             (Architecture::Pegasus, Some(token), Some(vocab)) => Some(ForcedEos { token, all_tokens: (0..vocab).collect() }),

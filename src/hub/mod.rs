@@ -120,7 +120,10 @@ pub fn resolve(spec: &str, hub: &HubSettings) -> Result<ResolvedModel> {
 /// Which `--model` values are not usable at all (user mistakes), as opposed to a preset whose
 /// files are merely unavailable right now. Checked before any work starts.
 pub fn check_spec(spec: &str) -> Result<()> {
-    if Path::new(spec).is_dir() || find_preset(spec)?.is_some() {
+    if Path::new(spec).is_dir() {
+        return resolve_directory(Path::new(spec)).map(|_| ());
+    }
+    if find_preset(spec)?.is_some() {
         return Ok(());
     }
     Err(unknown_model(spec))

@@ -14,7 +14,8 @@ pub struct Sentence {
     pub text: String,
     /// Byte offset of the sentence's first character in the text it was split from.
     pub start: usize,
-    /// Byte offset just past the sentence's last character (`text[start..end]`).
+    /// Byte offset just past the sentence's last character: the sentence as written is
+    /// `source[start..end]`.
     pub end: usize,
     /// Zero-based index of the paragraph (blank-line separated block) holding the sentence.
     pub paragraph: usize,
@@ -33,7 +34,6 @@ pub fn split_sentences(normalized: &str) -> Vec<Sentence> {
 
     let mut sentences = Vec::new();
     let mut sentence_first_token = 0usize;
-    let mut paragraph = 0usize;
 
     for index in 0..tokens.len() {
         let is_last = index + 1 == tokens.len();
@@ -65,11 +65,8 @@ pub fn split_sentences(normalized: &str) -> Vec<Sentence> {
             }
             text.push_str(token.text(normalized));
         }
-        sentences.push(Sentence { text, start: first.start, end: last.end, paragraph });
+        sentences.push(Sentence { text, start: first.start, end: last.end, paragraph: first.paragraph });
         sentence_first_token = index + 1;
-        if paragraph_ends {
-            paragraph += 1;
-        }
     }
     sentences
 }
@@ -171,6 +168,10 @@ fn split_glued_sentences(source: &str, tokens: Vec<Token>) -> Vec<Token> {
     let mut output = Vec::with_capacity(tokens.len());
     for token in tokens {
         let text = token.text(source);
+        if !text.contains(['.', '!', '?']) {
+            output.push(token);
+            continue;
+        }
         let mut piece_start = token.start;
         let chars: Vec<(usize, char)> = text.char_indices().collect();
         for position in 1..chars.len().saturating_sub(2) {
@@ -393,7 +394,7 @@ fn attribution_follows(source: &str, following: &[Token]) -> bool {
         if SPEECH_VERBS.contains(&word.as_str()) {
             return true;
         }
-        if text.ends_with(|c: char| matches!(c, '.' | '!' | '?' | ',' | ';' | ':')) {
+        if text.ends_with(['.', '!', '?', ',', ';', ':']) {
             return false;
         }
     }
@@ -453,7 +454,7 @@ fn line_break_ends_sentence(
         return true;
     }
     let token = tokens[index].text(source);
-    if token.ends_with(|c: char| matches!(c, ',' | ';' | ':' | '-' | '–' | '—' | '&' | '/' | '(')) {
+    if token.ends_with([',', ';', ':', '-', '–', '—', '&', '/', '(']) {
         return false;
     }
     let next_starts_capital = next_text
@@ -686,6 +687,37 @@ mod tests {
             assert_eq!(&text[sentence.start..sentence.end], sentence.text);
         }
         assert_eq!(sentences[0].text, "Café opened.");
+    }
+
+    /// Deterministic pseudo-random strings built from the characters the rules look at.
+    pub(crate) fn tricky_strings(count: usize) -> Vec<String> {
+        const PIECES: &[&str] = &[
+            "a", "The", "U.S.", "Mr.", "No.", "J.", "1.", "3.5%", "$1.13bn", ".", "..", "...", "…",
+            "?", "!", "\"", "“", "”", "‘", "’", "'", "(", ")", "-", "—", ",", ":", " ", " ", " ",
+            "\n", "\n\n", "\t", "\r\n", "\u{A0}", "\u{200B}", "é", "日本", "\u{1F600}", "\u{301}",
+            "e.g.", "said", "he", "word", "fight\".Jon", "Inc.", "St.", "-", "•", "*",
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..count)
+            .map(|_| {
+                let length = (next() % 40) as usize;
+                (0..length).map(|_| PIECES[(next() % PIECES.len() as u64) as usize]).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn partition_holds_on_random_inputs() {
+        for input in tricky_strings(3000) {
+            assert_partition(&input);
+            assert_partition(&normalize(&input));
+        }
     }
 
     #[test]

@@ -1,0 +1,378 @@
+//! End to end: the real `precis` binary on the samples, with the tiny fixture models, a loopback
+//! server posing as the Hugging Face Hub, and bad input of every kind. No network is used.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::fake_hub::{Behaviour, FakeHub, HubFile};
+use serde_json::Value;
+
+const BART: &str = "tests/fixtures/models/bart-tiny";
+const T5: &str = "tests/fixtures/models/t5-tiny";
+const SEED: &str = "samples/abe-cameron-summit.txt";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("precis-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// The binary with a private, empty Hugging Face cache and an unroutable endpoint, so no test can
+/// reach the real Hub or a developer's cache by accident.
+fn precis(cache: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_precis"));
+    command
+        .current_dir(root())
+        .env("HF_HUB_CACHE", cache)
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .env_remove("HF_HUB_OFFLINE")
+        .env_remove("HF_TOKEN")
+        .stdin(Stdio::null());
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("run precis")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", stdout(output), stderr(output)))
+}
+
+fn words(text: &str) -> usize {
+    text.split_whitespace().count()
+}
+
+fn assert_summary_shape(record: &Value) {
+    let headline = record["headline"].as_str().expect("headline");
+    assert!(!headline.trim().is_empty(), "empty headline");
+    assert!(!headline.contains('\n'), "headline is one line: {headline:?}");
+    assert!(words(headline) <= 14, "headline over 14 words: {headline:?}");
+    assert!(!headline.ends_with('.'), "headline ends with a period: {headline:?}");
+    let abstract_text = record["abstract"].as_str().expect("abstract");
+    assert!(words(abstract_text) > 0, "empty abstract");
+    assert!(!abstract_text.contains('\n'), "abstract is one paragraph");
+    let bullets = record["bullets"].as_array().expect("bullets");
+    assert!(!bullets.is_empty() && bullets.len() <= 4, "bullets: {bullets:?}");
+    for bullet in bullets {
+        assert!(words(bullet.as_str().expect("bullet text")) > 0);
+    }
+    for key in ["input_words", "input_sentences", "truncated", "dropped_tokens"] {
+        assert!(!record["stats"][key].is_null(), "stats.{key} missing");
+    }
+    for key in ["load", "abstract", "total"] {
+        assert!(record["timings_ms"][key].is_u64(), "timings_ms.{key} missing");
+    }
+}
+
+#[test]
+fn summarize_with_fixture_models_gives_headline_abstract_bullets_in_json() {
+    let cache = scratch("json");
+    let output = run(precis(&cache).args(["summarize", SEED, "--model", BART, "--headline-model", T5, "--format", "json"]));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let record = json(&output);
+    assert_summary_shape(&record);
+    assert_eq!(record["engine"]["abstract"], "abstractive");
+    assert_eq!(record["engine"]["headline"], "abstractive");
+    assert_eq!(record["models"][0]["id"], BART);
+    assert_eq!(record["models"][0]["revision"], "local");
+    assert_eq!(record["models"][1]["id"], T5);
+    assert_eq!(record["settings"]["length"], "medium");
+    // The seed article is longer than the fixture's 256-token window: that must be reported, not hidden.
+    let stats = &record["stats"];
+    assert_eq!(stats["window"], 256);
+    assert_eq!(stats["truncated"], true);
+    let input_tokens = stats["input_tokens"].as_u64().expect("input_tokens");
+    let used = stats["tokens_used"].as_u64().expect("tokens_used");
+    assert!(used <= 256 && used < input_tokens);
+    assert_eq!(stats["dropped_tokens"].as_u64(), Some(input_tokens - used));
+    assert!(stderr(&output).contains("exceed the 256-token window"), "stderr: {}", stderr(&output));
+    assert!(record["warnings"].as_array().expect("warnings").iter().any(|w| w.as_str().unwrap_or("").contains("dropped")));
+    // The generation settings actually used are recorded per output.
+    assert_eq!(record["settings"]["generation"]["abstract"]["beams"], 4);
+}
+
+#[test]
+fn input_within_the_window_is_read_whole() {
+    let cache = scratch("whole");
+    let dir = scratch("whole-input");
+    let short = dir.join("short.txt");
+    std::fs::write(&short, "Japan and Britain agreed on Thursday to boost security cooperation. The two leaders met in London.").expect("write");
+    let output = run(precis(&cache).args(["summarize", short.to_str().expect("path"), "--model", BART, "--headline-model", T5, "--format", "json"]));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let stats = &json(&output)["stats"];
+    assert_eq!(stats["truncated"], false);
+    assert_eq!(stats["dropped_tokens"], 0);
+    assert_eq!(stats["input_tokens"], stats["tokens_used"]);
+}
+
+#[test]
+fn text_and_markdown_formats_are_readable() {
+    let cache = scratch("text");
+    let output = run(precis(&cache).args(["summarize", SEED, "--engine", "extractive"]));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let text = stdout(&output);
+    let first = text.lines().next().expect("a first line");
+    assert!(!first.is_empty() && words(first) <= 14, "headline line: {first:?}");
+    assert_eq!(text.matches("  • ").count(), 4, "{text}");
+    assert!(text.contains("extractive engine"), "{text}");
+
+    let output = run(precis(&cache).args(["summarize", SEED, "--engine", "extractive", "--format", "markdown", "--bullets", "3"]));
+    let markdown = stdout(&output);
+    assert!(markdown.starts_with("## "), "{markdown}");
+    assert_eq!(markdown.lines().filter(|l| l.starts_with("- ")).count(), 3, "{markdown}");
+}
+
+#[test]
+fn extractive_engine_is_deterministic_and_needs_no_model() {
+    let cache = scratch("extractive");
+    let first = run(precis(&cache).args(["summarize", SEED, "--engine", "extractive", "--format", "json"]));
+    let second = run(precis(&cache).args(["summarize", SEED, "--engine", "extractive", "--format", "json"]));
+    assert!(first.status.success(), "stderr: {}", stderr(&first));
+    let (a, b) = (json(&first), json(&second));
+    assert_summary_shape(&a);
+    for key in ["headline", "abstract", "bullets"] {
+        assert_eq!(a[key], b[key], "{key} differs between runs");
+    }
+    assert_eq!(a["engine"]["abstract"], "extractive");
+    assert_eq!(a["models"].as_array().map(Vec::len), Some(0));
+    assert!(a["stats"]["input_tokens"].is_null());
+}
+
+#[test]
+fn every_sample_format_and_stdin_are_summarized() {
+    let cache = scratch("samples");
+    let samples = ["samples/port-alder-budget.txt", "samples/keswane-river-flood.md", "samples/sodium-battery-study.html"];
+    let output = run(precis(&cache).args(["summarize", "--engine", "extractive", "--format", "json"]).args(samples));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let records = json(&output);
+    let records = records.as_array().expect("an array for several inputs");
+    assert_eq!(records.len(), 3);
+    let formats: Vec<&str> = records.iter().map(|r| r["input"]["format"].as_str().unwrap_or("")).collect();
+    assert_eq!(formats, ["text", "markdown", "html"]);
+    for record in records {
+        assert_summary_shape(record);
+        let all = format!("{} {}", record["abstract"], record["bullets"]);
+        assert!(!all.contains('<') && !all.contains("Share on"), "HTML or boilerplate leaked: {all}");
+    }
+
+    let article = std::fs::read(root().join(SEED)).expect("seed");
+    let mut child = precis(&cache)
+        .args(["summarize", "-", "--engine", "extractive", "--format", "jsonl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write;
+    child.stdin.take().expect("stdin").write_all(&article).expect("write stdin");
+    let output = child.wait_with_output().expect("wait");
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let line: Value = serde_json::from_str(stdout(&output).lines().next().expect("one line")).expect("jsonl");
+    assert_eq!(line["input"]["origin"], "-");
+}
+
+#[test]
+fn auto_engine_falls_back_to_extractive_when_models_are_unavailable() {
+    let cache = scratch("fallback");
+    // Offline with an empty cache: the model is merely unavailable.
+    let output = run(precis(&cache).args(["summarize", SEED, "--offline", "--format", "json"]));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let notice = stderr(&output);
+    assert!(notice.contains("using the extractive engine") && notice.contains("precis models pull"), "{notice}");
+    assert_eq!(notice.lines().count(), 1, "one-line notice: {notice}");
+    assert_eq!(json(&output)["engine"]["abstract"], "extractive");
+
+    // The Hub unreachable (a loopback port nobody listens on) behaves the same.
+    let output = run(precis(&cache).args(["summarize", SEED, "--format", "json"]));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    assert!(stderr(&output).contains("using the extractive engine"));
+
+    // --engine abstractive makes the missing model an error.
+    let output = run(precis(&cache).args(["summarize", SEED, "--offline", "--engine", "abstractive"]));
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("precis models pull") && message.contains("config.json"), "{message}");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_no_panic() {
+    let cache = scratch("bad");
+    let dir = scratch("bad-inputs");
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path.to_str().expect("path").to_string()
+    };
+    let empty = write("empty.txt", b"");
+    let blank = write("blank.txt", b"  \n\n\t  \n");
+    let binary = write("image.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\x06\0\0\0");
+    let missing = dir.join("missing.txt").to_str().expect("path").to_string();
+    let no_weights = dir.join("model-without-weights");
+    std::fs::create_dir_all(&no_weights).expect("dir");
+    std::fs::copy(root().join(BART).join("config.json"), no_weights.join("config.json")).expect("copy config");
+    let no_weights = no_weights.to_str().expect("path").to_string();
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["summarize", &empty, "--engine", "extractive"], "empty"),
+        (vec!["summarize", &blank, "--engine", "extractive"], "only whitespace"),
+        (vec!["summarize", &binary, "--engine", "extractive"], "PNG image, not text"),
+        (vec!["summarize", &missing, "--engine", "extractive"], "missing.txt"),
+        (vec!["summarize", SEED, "--model", "no-such-model"], "unknown model 'no-such-model'"),
+        (vec!["summarize", SEED, "--engine", "extractive", "--model", "no-such-model"], "unknown model"),
+        (vec!["summarize", SEED, "--engine", "extractive", "--model", &no_weights], "has no weights"),
+        (vec!["summarize", SEED, "--model", &no_weights, "--headline-model", T5], "has no weights"),
+        (vec!["summarize", SEED, "--bullets", "0"], "out of range"),
+    ];
+    for (args, expected) in cases {
+        let output = run(precis(&cache).args(&args));
+        let message = stderr(&output);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(!message.contains("panicked"), "{args:?} panicked: {message}");
+        assert!(message.to_lowercase().contains(&expected.to_lowercase()), "{args:?}: expected {expected:?} in {message:?}");
+        if args.len() > 1 && args[1] != SEED {
+            assert!(message.contains(args[1]), "{args:?}: the message must name the input: {message}");
+        }
+    }
+}
+
+fn preset_commit(name: &str) -> (String, String) {
+    let preset = precis::hub::find_preset(name).expect("presets").expect("preset exists");
+    (preset.repo, preset.revision)
+}
+
+/// The fixture files served under a preset's repository and pinned revision; `weights` chooses
+/// how the weights file is served.
+fn hub_files(weights: Behaviour) -> Vec<HubFile> {
+    let read = |dir: &str, file: &str| std::fs::read(root().join(dir).join(file)).expect("fixture file");
+    let (bart_repo, bart_rev) = preset_commit("bart-large-cnn");
+    let (t5_repo, t5_rev) = preset_commit("t5-small-headline");
+    let hubfmt = "tests/fixtures/models/bart-tiny-hubfmt";
+    vec![
+        HubFile::new(&bart_repo, &bart_rev, "config.json", read(hubfmt, "config.json"), Behaviour::Serve),
+        // No rust_model.ot: precis must fall back to model.safetensors, stored the way the Hub's
+        // conversion bot stores it (tied embedding only as model.decoder.embed_tokens.weight).
+        HubFile::new(&bart_repo, &bart_rev, "rust_model.ot", Vec::new(), Behaviour::NotFound),
+        HubFile::new(&bart_repo, &bart_rev, "model.safetensors", read(hubfmt, "model.safetensors"), weights).lfs(),
+        HubFile::new(&bart_repo, &bart_rev, "tokenizer.json", read(hubfmt, "tokenizer.json"), Behaviour::Serve),
+        HubFile::new(&bart_repo, &bart_rev, "special_tokens_map.json", read(hubfmt, "special_tokens_map.json"), Behaviour::Serve),
+        HubFile::new(&t5_repo, &t5_rev, "config.json", read(T5, "config.json"), Behaviour::Serve),
+        HubFile::new(&t5_repo, &t5_rev, "model.safetensors", read(T5, "model.safetensors"), Behaviour::Serve).lfs(),
+        HubFile::new(&t5_repo, &t5_rev, "tokenizer.json", read(T5, "tokenizer.json"), Behaviour::Serve),
+        HubFile::new(&t5_repo, &t5_rev, "special_tokens_map.json", read(T5, "special_tokens_map.json"), Behaviour::Serve),
+    ]
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.is_symlink() {
+                stack.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn presets_download_into_the_hf_cache_and_then_run_offline() {
+    let hub = FakeHub::start(hub_files(Behaviour::Serve));
+    let cache = scratch("download");
+    let output = run(precis(&cache).env("HF_ENDPOINT", hub.endpoint()).args(["models", "pull", "bart-large-cnn", "t5-small-headline"]));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let (bart_repo, bart_rev) = preset_commit("bart-large-cnn");
+    let snapshot = cache.join(format!("models--{}", bart_repo.replace('/', "--"))).join("snapshots").join(&bart_rev);
+    assert!(snapshot.join("model.safetensors").is_file(), "not in the HF cache layout: {}", snapshot.display());
+    assert!(stdout(&output).contains(&bart_rev));
+
+    let requests_before = hub.requests().len();
+    let output = run(precis(&cache).args([
+        "summarize", SEED, "--offline", "--engine", "abstractive", "--model", "bart-large-cnn", "--headline-model", "t5-small-headline", "--format", "json",
+    ]));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    assert_eq!(hub.requests().len(), requests_before, "offline mode touched the network");
+    let record = json(&output);
+    assert_summary_shape(&record);
+    assert_eq!(record["models"][0]["id"], bart_repo.as_str());
+    assert_eq!(record["models"][0]["revision"], bart_rev.as_str());
+    assert_eq!(record["models"][0]["license"], "mit");
+
+    let output = run(precis(&cache).args(["models", "path", "bart-large-cnn"]));
+    assert_eq!(stdout(&output).trim(), snapshot.to_str().expect("path"));
+    let output = run(precis(&cache).args(["models", "list"]));
+    assert!(stdout(&output).lines().any(|l| l.starts_with("bart-large-cnn") && l.contains(" yes ")), "{}", stdout(&output));
+}
+
+#[test]
+fn failed_downloads_say_what_failed_and_leave_nothing_half_written() {
+    for (behaviour, expected) in [
+        (Behaviour::Truncate { send: 1000 }, "stopped after 1000"),
+        (Behaviour::Corrupt, "sha256"),
+        (Behaviour::NotFound, "model.safetensors"),
+        (Behaviour::ServerError, "500"),
+    ] {
+        let label = format!("{behaviour:?}");
+        let hub = FakeHub::start(hub_files(behaviour));
+        let cache = scratch("failed-download");
+        let output = run(precis(&cache).env("HF_ENDPOINT", hub.endpoint()).env("PRECIS_HUB_TIMEOUT_SECS", "5").args(["models", "pull", "bart-large-cnn"]));
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{label}: {message}");
+        assert!(!message.contains("panicked"), "{label}: {message}");
+        assert!(message.to_lowercase().contains(expected), "{label}: expected {expected:?} in {message}");
+        assert!(message.contains("model.safetensors"), "{label}: the message must name the file: {message}");
+        for file in files_under(&cache) {
+            let name = file.to_string_lossy();
+            assert!(!name.ends_with(".incomplete"), "{label}: half-written file left: {name}");
+            if let Ok(len) = std::fs::metadata(&file).map(|m| m.len()) {
+                assert!(len < 100_000, "{label}: a weights blob was kept: {name} ({len} bytes)");
+            }
+        }
+    }
+}
+
+#[test]
+fn eval_scores_predictions_and_names_bad_lines() {
+    let cache = scratch("eval");
+    let dir = scratch("eval-files");
+    let good = dir.join("predictions.jsonl");
+    std::fs::write(
+        &good,
+        "{\"reference\": \"Abe and Cameron agree to boost security ties.\", \"prediction\": \"Abe and Cameron agree to boost security ties.\"}\n\
+         {\"reference\": \"Japan and the EU aim for a trade deal.\", \"prediction\": \"\"}\n",
+    )
+    .expect("write");
+    let output = run(precis(&cache).args(["eval", "--predictions", good.to_str().expect("path"), "--format", "json", "--per-record"]));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["records"], 2);
+    let per_record = report["per_record"].as_array().expect("per_record");
+    assert_eq!(per_record[0]["rouge"]["rouge1"]["f1"], 1.0);
+    assert_eq!(per_record[1]["rouge"]["rouge1"]["f1"], 0.0);
+    assert!((report["rouge"]["rouge1"]["f1"].as_f64().expect("mean") - 0.5).abs() < 1e-9);
+
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(&bad, "{\"reference\": \"a\", \"prediction\": \"a\"}\n{\"reference\": \"b\"}\n").expect("write");
+    let output = run(precis(&cache).args(["eval", "--predictions", bad.to_str().expect("path")]));
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("line 2") && message.contains("prediction"), "{message}");
+}
