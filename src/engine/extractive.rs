@@ -492,7 +492,7 @@ mod tests {
 
     #[test]
     fn random_inputs_never_panic() {
-        for input in crate::text::sentences_test_support::tricky_strings(1500) {
+        for input in crate::text::test_inputs::tricky_strings(1500) {
             let result = summary(&input, 40);
             if count_words(&input) > 0 {
                 assert_well_formed(&result, &input);

@@ -689,32 +689,9 @@ mod tests {
         assert_eq!(sentences[0].text, "Café opened.");
     }
 
-    /// Deterministic pseudo-random strings built from the characters the rules look at.
-    pub(crate) fn tricky_strings(count: usize) -> Vec<String> {
-        const PIECES: &[&str] = &[
-            "a", "The", "U.S.", "Mr.", "No.", "J.", "1.", "3.5%", "$1.13bn", ".", "..", "...", "…",
-            "?", "!", "\"", "“", "”", "‘", "’", "'", "(", ")", "-", "—", ",", ":", " ", " ", " ",
-            "\n", "\n\n", "\t", "\r\n", "\u{A0}", "\u{200B}", "é", "日本", "\u{1F600}", "\u{301}",
-            "e.g.", "said", "he", "word", "fight\".Jon", "Inc.", "St.", "-", "•", "*",
-        ];
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        (0..count)
-            .map(|_| {
-                let length = (next() % 40) as usize;
-                (0..length).map(|_| PIECES[(next() % PIECES.len() as u64) as usize]).collect()
-            })
-            .collect()
-    }
-
     #[test]
     fn partition_holds_on_random_inputs() {
-        for input in tricky_strings(3000) {
+        for input in crate::text::test_inputs::tricky_strings(3000) {
             assert_partition(&input);
             assert_partition(&normalize(&input));
         }

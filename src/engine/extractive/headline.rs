@@ -89,8 +89,12 @@ pub(super) fn compress_to_headline(sentence: &str) -> String {
     if !headline.is_empty() {
         return headline;
     }
-    let mut fallback: Vec<String> = sentence.split_whitespace().map(str::to_string).collect();
-    fallback.truncate(HEADLINE_MAX_WORDS);
+    let fallback: Vec<String> = sentence
+        .split_whitespace()
+        .filter(|token| token.chars().any(char::is_alphanumeric))
+        .take(HEADLINE_MAX_WORDS)
+        .map(str::to_string)
+        .collect();
     finish_headline(&fallback)
 }
 
