@@ -12,7 +12,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$root/.venv"
 torch_version=2.4.0
-reference_pkgs=(transformers==4.44.2 sentencepiece==0.2.0 tokenizers==0.19.1 safetensors numpy==1.26.4 protobuf)
+reference_pkgs=(transformers==4.44.2 tokenizers==0.19.1 sentencepiece==0.2.3 safetensors==0.8.0 numpy==2.4.6 protobuf==7.36.2)
 python=${PYTHON:-python3}
 
 log() { printf 'setup: %s\n' "$*" >&2; }

@@ -121,7 +121,7 @@ impl Summarizer {
         let mut warnings = document.warnings.clone();
         let target_words = self.options.length.target_words();
 
-        let extractive = |bullets: usize| extractive::summarize(&normalized, &ExtractiveOptions { abstract_words: target_words, bullets });
+        let extractive = |bullets: usize| extractive::summarize_sentences(&sentences, &ExtractiveOptions { abstract_words: target_words, bullets });
         let (headline, abstract_text, bullets, engines, models, generation) = match (&self.abstract_model, &self.headline_model) {
             (Some(abstract_model), Some(headline_model)) => {
                 let window = abstract_model.model.window();
@@ -220,7 +220,7 @@ impl Summarizer {
                 id: document.id.clone(),
                 origin: document.origin.clone(),
                 title: document.title.clone(),
-                format: format!("{:?}", document.format).to_lowercase(),
+                format: document.format.as_str().to_string(),
             },
             headline,
             abstract_: abstract_text,

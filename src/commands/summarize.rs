@@ -3,7 +3,7 @@
 //! Every input is read and checked before the models load, so a typo in a path fails fast.
 //! An input that fails later is reported and the others still print; the exit status says so.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::{bail, Result};
 
@@ -16,6 +16,9 @@ pub fn run(args: &SummarizeArgs) -> Result<()> {
     let stdin_count = args.inputs.iter().filter(|i| i.as_str() == "-").count();
     if stdin_count > 1 {
         bail!("standard input (-) can be read only once; give it at most one time");
+    }
+    if stdin_count == 1 && std::io::stdin().is_terminal() {
+        bail!("no input: give article files, or pipe an article into `precis summarize -` (see `precis summarize --help`)");
     }
     let documents: Vec<Document> = args.inputs.iter().map(|arg| input::read_document(arg)).collect::<Result<_, _>>()?;
     let summarizer = Summarizer::new(super::summarize_options(&args.engine))?;

@@ -68,7 +68,10 @@ pub fn summarize(normalized_text: &str, options: &ExtractiveOptions) -> Extracti
 
 /// Summarizes sentences already split by [`crate::text::split_sentences`], for callers
 /// that need the sentences for something else too.
-pub fn summarize_sentences(sentences: &[Sentence], options: &ExtractiveOptions) -> ExtractiveSummary {
+pub fn summarize_sentences(
+    sentences: &[Sentence],
+    options: &ExtractiveOptions,
+) -> ExtractiveSummary {
     let article = Article::analyse(sentences);
     if article.sentences.is_empty() {
         return ExtractiveSummary::default();
@@ -177,13 +180,22 @@ impl Article {
                         (id, (1.0 + count.ln()) * idf)
                     })
                     .collect();
-                let norm = vector.iter().map(|(_, weight)| weight * weight).sum::<f64>().sqrt();
+                let norm = vector
+                    .iter()
+                    .map(|(_, weight)| weight * weight)
+                    .sum::<f64>()
+                    .sqrt();
                 if norm > 0.0 {
                     vector.iter_mut().for_each(|(_, weight)| *weight /= norm);
                 }
                 let words = text::count_words(&display);
                 let eligible = words >= MIN_SENTENCE_WORDS && !cleanup::is_page_furniture(&display);
-                AnalysedSentence { display, words, vector, eligible }
+                AnalysedSentence {
+                    display,
+                    words,
+                    vector,
+                    eligible,
+                }
             })
             .collect();
 
@@ -196,7 +208,10 @@ impl Article {
                 similarity[j * count + i] = value;
             }
         }
-        Article { sentences: analysed, similarity }
+        Article {
+            sentences: analysed,
+            similarity,
+        }
     }
 
     fn similarity(&self, i: usize, j: usize) -> f64 {
@@ -237,7 +252,9 @@ impl Article {
                 let share = PAGERANK_DAMPING * scores[i];
                 if row_sums[i] <= 0.0 {
                     // A sentence that shares no term with any other jumps like the prior.
-                    next.iter_mut().zip(&prior).for_each(|(n, p)| *n += share * p);
+                    next.iter_mut()
+                        .zip(&prior)
+                        .for_each(|(n, p)| *n += share * p);
                     continue;
                 }
                 let row = &self.similarity[i * count..(i + 1) * count];
@@ -257,18 +274,34 @@ impl Article {
 
     /// MMR value of adding sentence `index` to `chosen`.
     fn marginal_relevance(&self, index: usize, relevance: f64, chosen: &[usize]) -> f64 {
-        let redundancy = chosen.iter().map(|&other| self.similarity(index, other)).fold(0.0, f64::max);
+        let redundancy = chosen
+            .iter()
+            .map(|&other| self.similarity(index, other))
+            .fold(0.0, f64::max);
         MMR_RELEVANCE_WEIGHT * relevance - (1.0 - MMR_RELEVANCE_WEIGHT) * redundancy
     }
 
     /// Remaining choosable sentences by descending MMR value; ties go to the earlier one.
-    fn by_marginal_relevance(&self, scores: &[f64], ranking: &[usize], chosen: &[usize]) -> Vec<(usize, f64)> {
-        let best = ranking.first().map_or(0.0, |&top| scores[top]).max(f64::MIN_POSITIVE);
+    fn by_marginal_relevance(
+        &self,
+        scores: &[f64],
+        ranking: &[usize],
+        chosen: &[usize],
+    ) -> Vec<(usize, f64)> {
+        let best = ranking
+            .first()
+            .map_or(0.0, |&top| scores[top])
+            .max(f64::MIN_POSITIVE);
         let mut candidates: Vec<(usize, f64)> = ranking
             .iter()
             .copied()
             .filter(|&index| scores[index] > 0.0 && !chosen.contains(&index))
-            .map(|index| (index, self.marginal_relevance(index, scores[index] / best, chosen)))
+            .map(|index| {
+                (
+                    index,
+                    self.marginal_relevance(index, scores[index] / best, chosen),
+                )
+            })
             .collect();
         candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         candidates
@@ -280,10 +313,13 @@ impl Article {
         let mut used = 0usize;
         loop {
             let candidates = self.by_marginal_relevance(scores, ranking, &chosen);
-            let Some(&(_, top_value)) = candidates.first() else { break };
+            let Some(&(_, top_value)) = candidates.first() else {
+                break;
+            };
             let nearly_as_good = top_value - (1.0 - STAND_IN_RATIO) * top_value.abs();
             let pick = candidates.iter().find(|&&(index, value)| {
-                used + self.sentences[index].words <= budget && (chosen.is_empty() || value >= nearly_as_good)
+                used + self.sentences[index].words <= budget
+                    && (chosen.is_empty() || value >= nearly_as_good)
             });
             let Some(&(index, _)) = pick else { break };
             used += self.sentences[index].words;
@@ -300,7 +336,9 @@ impl Article {
     /// Sentence indices of the bullets, most important first, no two alike.
     fn select_bullets(&self, scores: &[f64], ranking: &[usize], wanted: usize) -> Vec<usize> {
         let short_enough = |index: usize| self.sentences[index].words <= MAX_BULLET_WORDS;
-        let any_short = ranking.iter().any(|&index| scores[index] > 0.0 && short_enough(index));
+        let any_short = ranking
+            .iter()
+            .any(|&index| scores[index] > 0.0 && short_enough(index));
         let mut chosen: Vec<usize> = Vec::new();
         while chosen.len() < wanted {
             let next = self
@@ -308,7 +346,11 @@ impl Article {
                 .into_iter()
                 .map(|(index, _)| index)
                 .filter(|&index| short_enough(index) || !any_short)
-                .find(|&index| chosen.iter().all(|&other| !self.near_duplicates(index, other)));
+                .find(|&index| {
+                    chosen
+                        .iter()
+                        .all(|&other| !self.near_duplicates(index, other))
+                });
             match next {
                 Some(index) => chosen.push(index),
                 None => break,
@@ -337,11 +379,21 @@ impl Article {
             .copied()
             .filter(|&index| headline::is_self_contained(&self.sentences[index].display))
             .collect();
-        let pool = if self_contained.is_empty() { &candidates } else { &self_contained };
+        let pool = if self_contained.is_empty() {
+            &candidates
+        } else {
+            &self_contained
+        };
         let source = pool
             .iter()
             .copied()
-            .reduce(|best, index| if scores[index] > scores[best] { index } else { best })
+            .reduce(|best, index| {
+                if scores[index] > scores[best] {
+                    index
+                } else {
+                    best
+                }
+            })
             .unwrap_or(0);
         headline::compress_to_headline(&self.sentences[source].display)
     }
@@ -389,13 +441,22 @@ mod tests {
     use crate::text::{count_words, normalize};
 
     fn summary(raw: &str, abstract_words: usize) -> ExtractiveSummary {
-        summarize(&normalize(raw), &ExtractiveOptions { abstract_words, bullets: 4 })
+        summarize(
+            &normalize(raw),
+            &ExtractiveOptions {
+                abstract_words,
+                bullets: 4,
+            },
+        )
     }
 
     /// Seeds live in the shared folder beside the project (never copied into it).
     fn read_shared_seed(name: &str) -> String {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds").join(name);
-        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/seeds")
+            .join(name);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
     }
 
     fn assert_well_formed(result: &ExtractiveSummary, source: &str) {
@@ -414,9 +475,15 @@ mod tests {
         let raw = read_shared_seed("000_edc74ea974603a46.txt");
         let result = summary(&raw, LengthPreset::Medium.target_words());
         assert_well_formed(&result, "seed");
-        let abstract_words: usize = result.abstract_sentences.iter().map(|s| count_words(s)).sum();
+        let abstract_words: usize = result
+            .abstract_sentences
+            .iter()
+            .map(|s| count_words(s))
+            .sum();
         assert!(abstract_words <= 80, "{abstract_words} words");
-        assert!(result.abstract_sentences[0].starts_with("Prime Minister Shinzo Abe agreed Thursday"));
+        assert!(
+            result.abstract_sentences[0].starts_with("Prime Minister Shinzo Abe agreed Thursday")
+        );
         assert!(result.headline.contains("Abe"), "{}", result.headline);
         // The subscription plea at the end is page furniture, never summary material.
         for sentence in result.abstract_sentences.iter().chain(&result.bullets) {
@@ -430,34 +497,66 @@ mod tests {
         let raw = read_shared_seed("000_edc74ea974603a46.txt");
         let text = normalize(&raw);
         for budget in [20, 40, 80, 160] {
-            let result = summarize(&text, &ExtractiveOptions { abstract_words: budget, bullets: 3 });
-            let words: usize = result.abstract_sentences.iter().map(|s| count_words(s)).sum();
+            let result = summarize(
+                &text,
+                &ExtractiveOptions {
+                    abstract_words: budget,
+                    bullets: 3,
+                },
+            );
+            let words: usize = result
+                .abstract_sentences
+                .iter()
+                .map(|s| count_words(s))
+                .sum();
             assert!(words <= budget || result.abstract_sentences.len() == 1);
-            let positions: Vec<usize> =
-                result.abstract_sentences.iter().filter_map(|s| text.find(s.as_str())).collect();
-            assert_eq!(positions.len(), result.abstract_sentences.len(), "sentences are verbatim");
+            let positions: Vec<usize> = result
+                .abstract_sentences
+                .iter()
+                .filter_map(|s| text.find(s.as_str()))
+                .collect();
+            assert_eq!(
+                positions.len(),
+                result.abstract_sentences.len(),
+                "sentences are verbatim"
+            );
             assert!(positions.windows(2).all(|pair| pair[0] < pair[1]));
         }
     }
 
     #[test]
     fn over_budget_best_sentence_is_kept_whole() {
-        let long = format!("{} ends here.", "Officials counted the many ballots slowly".repeat(5));
+        let long = format!(
+            "{} ends here.",
+            "Officials counted the many ballots slowly".repeat(5)
+        );
         let result = summary(&long, 10);
         assert_eq!(result.abstract_sentences, vec![long.clone()]);
     }
 
     #[test]
     fn bullets_are_distinct_and_cleaned() {
-        let raw = "WASHINGTON — The Senate passed the budget bill on Tuesday after a long debate.\n\n\
+        let raw =
+            "WASHINGTON — The Senate passed the budget bill on Tuesday after a long debate.\n\n\
                    But the House is expected to reject the budget bill next week, leaders said.\n\n\
                    The Senate passed the budget bill on Tuesday after a long debate.\n\n\
                    However, some members hope for a compromise on spending before the deadline.";
         let result = summary(raw, 80);
-        assert!(result.bullets.contains(&"The Senate passed the budget bill on Tuesday after a long debate.".to_string()));
-        assert!(result.bullets.contains(&"The House is expected to reject the budget bill next week, leaders said.".to_string()));
-        assert!(result.bullets.contains(&"Some members hope for a compromise on spending before the deadline.".to_string()));
-        assert_eq!(result.bullets.len(), 3, "the repeated sentence appears once: {:?}", result.bullets);
+        assert!(result.bullets.contains(
+            &"The Senate passed the budget bill on Tuesday after a long debate.".to_string()
+        ));
+        assert!(result.bullets.contains(
+            &"The House is expected to reject the budget bill next week, leaders said.".to_string()
+        ));
+        assert!(result.bullets.contains(
+            &"Some members hope for a compromise on spending before the deadline.".to_string()
+        ));
+        assert_eq!(
+            result.bullets.len(),
+            3,
+            "the repeated sentence appears once: {:?}",
+            result.bullets
+        );
     }
 
     #[test]
@@ -465,7 +564,10 @@ mod tests {
         assert_eq!(summary("", 80), ExtractiveSummary::default());
         assert_eq!(summary("  \n\n — … ", 80), ExtractiveSummary::default());
         // Symbols and emoji are not words.
-        assert_eq!(summary("\u{1F600} \u{1F600}!", 80), ExtractiveSummary::default());
+        assert_eq!(
+            summary("\u{1F600} \u{1F600}!", 80),
+            ExtractiveSummary::default()
+        );
 
         let one_word = summary("Hello", 80);
         assert_eq!(one_word.headline, "Hello");
@@ -485,8 +587,17 @@ mod tests {
             assert_well_formed(&result, input);
         }
         let result = summary("Zero budget still gives one whole sentence.", 0);
-        assert_eq!(result.abstract_sentences, ["Zero budget still gives one whole sentence."]);
-        let no_bullets = summarize("Some text here.", &ExtractiveOptions { abstract_words: 80, bullets: 0 });
+        assert_eq!(
+            result.abstract_sentences,
+            ["Zero budget still gives one whole sentence."]
+        );
+        let no_bullets = summarize(
+            "Some text here.",
+            &ExtractiveOptions {
+                abstract_words: 80,
+                bullets: 0,
+            },
+        );
         assert!(no_bullets.bullets.is_empty());
     }
 
@@ -502,7 +613,8 @@ mod tests {
 
     #[test]
     fn huge_input_is_handled() {
-        let paragraph = "The regional council met again to discuss the budget for roads and schools. ";
+        let paragraph =
+            "The regional council met again to discuss the budget for roads and schools. ";
         let huge = paragraph.repeat(5_000);
         let result = summary(&huge, 80);
         assert_well_formed(&result, "huge");
@@ -526,6 +638,9 @@ mod tests {
         let raw = read_shared_seed("000_edc74ea974603a46.txt");
         let text = normalize(&raw);
         let options = ExtractiveOptions::default();
-        assert_eq!(summarize_sentences(&text::split_sentences(&text), &options), summarize(&text, &options));
+        assert_eq!(
+            summarize_sentences(&text::split_sentences(&text), &options),
+            summarize(&text, &options)
+        );
     }
 }

@@ -16,7 +16,9 @@ pub use terms::{is_stop_word, TermExtractor};
 /// Number of words in `s`: whitespace-separated tokens holding at least one letter or
 /// digit, so `—` or `"` alone do not count.
 pub fn count_words(s: &str) -> usize {
-    s.split_whitespace().filter(|token| token.chars().any(char::is_alphanumeric)).count()
+    s.split_whitespace()
+        .filter(|token| token.chars().any(char::is_alphanumeric))
+        .count()
 }
 
 /// True when `s` ends like a finished sentence: `.`, `!`, `?` or `…`, possibly followed by
@@ -32,11 +34,13 @@ pub fn ends_with_terminal_punctuation(s: &str) -> bool {
 pub(crate) mod test_inputs {
     /// Deterministic pseudo-random strings built from the characters the rules look at.
     pub(crate) fn tricky_strings(count: usize) -> Vec<String> {
+        #[rustfmt::skip]
         const PIECES: &[&str] = &[
-            "a", "The", "U.S.", "Mr.", "No.", "J.", "1.", "3.5%", "$1.13bn", ".", "..", "...", "…",
-            "?", "!", "\"", "“", "”", "‘", "’", "'", "(", ")", "-", "—", ",", ":", " ", " ", " ",
-            "\n", "\n\n", "\t", "\r\n", "\u{A0}", "\u{200B}", "é", "日本", "\u{1F600}", "\u{301}",
-            "e.g.", "said", "he", "word", "fight\".Jon", "Inc.", "St.", "-", "•", "*",
+            "a", "The", "U.S.", "Mr.", "No.", "J.", "1.", "3.5%", "$1.13bn", ".", "..", "...",
+            "…", "?", "!", "\"", "“", "”", "‘", "’", "'", "(", ")", "-", "—", ",", ":", " ",
+            " ", " ", "\n", "\n\n", "\t", "\r\n", "\u{A0}", "\u{200B}", "é", "日本", "\u{1F600}",
+            "\u{301}", "e.g.", "said", "he", "word", "fight\".Jon", "Inc.", "St.", "-", "•",
+            "*",
         ];
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut next = || {
@@ -48,7 +52,9 @@ pub(crate) mod test_inputs {
         (0..count)
             .map(|_| {
                 let length = (next() % 40) as usize;
-                (0..length).map(|_| PIECES[(next() % PIECES.len() as u64) as usize]).collect()
+                (0..length)
+                    .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                    .collect()
             })
             .collect()
     }

@@ -75,10 +75,15 @@ fn classify(c: char) -> CharClass {
         '\u{0C}' | '\u{2029}' => CharClass::ParagraphBreak,
         // Zero-width space, word joiner, BOM, soft hyphen, Mongolian vowel separator, and
         // bidi marks/embeddings/isolates: invisible, and they break word matching.
-        '\u{200B}' | '\u{2060}' | '\u{FEFF}' | '\u{AD}' | '\u{180E}' | '\u{200E}'
-        | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {
-            CharClass::Invisible
-        }
+        '\u{200B}'
+        | '\u{2060}'
+        | '\u{FEFF}'
+        | '\u{AD}'
+        | '\u{180E}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}' => CharClass::Invisible,
         c if c.is_whitespace() => CharClass::Space,
         c if c.is_control() => CharClass::Invisible,
         _ => CharClass::Visible,
@@ -91,7 +96,10 @@ mod tests {
 
     #[test]
     fn folds_spaces_and_tabs_and_trims_lines() {
-        assert_eq!(normalize("  Hello \t  world  \n  next\tline  "), "Hello world\nnext line");
+        assert_eq!(
+            normalize("  Hello \t  world  \n  next\tline  "),
+            "Hello world\nnext line"
+        );
     }
 
     #[test]

@@ -37,7 +37,11 @@ pub fn split_sentences(normalized: &str) -> Vec<Sentence> {
 
     for index in 0..tokens.len() {
         let is_last = index + 1 == tokens.len();
-        let newlines_after = if is_last { 0 } else { tokens[index + 1].newlines_before };
+        let newlines_after = if is_last {
+            0
+        } else {
+            tokens[index + 1].newlines_before
+        };
         let paragraph_ends = newlines_after >= 2;
 
         let ends_here = is_last
@@ -65,7 +69,12 @@ pub fn split_sentences(normalized: &str) -> Vec<Sentence> {
             }
             text.push_str(token.text(normalized));
         }
-        sentences.push(Sentence { text, start: first.start, end: last.end, paragraph: first.paragraph });
+        sentences.push(Sentence {
+            text,
+            start: first.start,
+            end: last.end,
+            paragraph: first.paragraph,
+        });
         sentence_first_token = index + 1;
     }
     sentences
@@ -186,7 +195,11 @@ fn split_glued_sentences(source: &str, tokens: Vec<Token>) -> Vec<Token> {
             }
             let before = &text[..offset];
             let closed_by_quote = before.ends_with(['"', '”', '’', ')']);
-            let word: String = before.chars().rev().take_while(|c| c.is_alphabetic()).collect();
+            let word: String = before
+                .chars()
+                .rev()
+                .take_while(|c| c.is_alphabetic())
+                .collect();
             let word: String = word.chars().rev().collect();
             let dotted = before[..before.len() - word.len()].ends_with('.');
             let plain_word = word.chars().count() >= 2
@@ -208,7 +221,10 @@ fn split_glued_sentences(source: &str, tokens: Vec<Token>) -> Vec<Token> {
 }
 
 fn is_line_break(c: char) -> bool {
-    matches!(c, '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}')
+    matches!(
+        c,
+        '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
 }
 
 /// Length in chars of the longest line of each paragraph, so a short line can be told
@@ -232,7 +248,9 @@ fn longest_line_per_paragraph(source: &str, tokens: &[Token]) -> Vec<usize> {
 }
 
 fn line_chars(source: &str, first: &Token, last: &Token) -> usize {
-    source.get(first.line_start..last.end).map_or(0, |line| line.chars().count())
+    source
+        .get(first.line_start..last.end)
+        .map_or(0, |line| line.chars().count())
 }
 
 /// Characters that may close a sentence after its terminal punctuation: `He said "no."`
@@ -243,10 +261,10 @@ const QUOTE_MARKS: &[char] = &['"', '\'', '”', '’', '»', '›'];
 
 /// Titles that are (almost) never the last word of a sentence: `Mr. Smith`, `Gen. Lee`.
 const TITLES: &[&str] = &[
-    "Mr", "Mrs", "Ms", "Mssrs", "Messrs", "Mme", "Mlle", "Dr", "Prof", "Rev", "Revd", "Fr",
-    "Sen", "Sens", "Rep", "Reps", "Gov", "Govs", "Pres", "Gen", "Lt", "Col", "Maj", "Capt",
-    "Cpt", "Cmdr", "Cdr", "Adm", "Brig", "Sgt", "Cpl", "Pte", "Pvt", "Hon", "Rt", "Supt",
-    "Insp", "Det", "Atty", "Amb", "Mt", "Ft", "vs", "Vs", "viz",
+    "Mr", "Mrs", "Ms", "Mssrs", "Messrs", "Mme", "Mlle", "Dr", "Prof", "Rev", "Revd", "Fr", "Sen",
+    "Sens", "Rep", "Reps", "Gov", "Govs", "Pres", "Gen", "Lt", "Col", "Maj", "Capt", "Cpt", "Cmdr",
+    "Cdr", "Adm", "Brig", "Sgt", "Cpl", "Pte", "Pvt", "Hon", "Rt", "Supt", "Insp", "Det", "Atty",
+    "Amb", "Mt", "Ft", "vs", "Vs", "viz",
 ];
 
 /// Abbreviations that usually continue the sentence but can also end it:
@@ -254,43 +272,137 @@ const TITLES: &[&str] = &[
 /// the next word is a typical sentence opener (see [`SENTENCE_OPENERS`]).
 const AMBIGUOUS_ABBREVIATIONS: &[&str] = &[
     // Places, companies, name suffixes.
-    "St", "Ste", "Ave", "Blvd", "Rd", "Sq", "Inc", "Ltd", "Corp", "Co", "Cos", "Bros", "Plc",
-    "plc", "LLC", "Llc", "Jr", "Sr", "Snr", "Jnr", "Esq", "Dept", "Univ", "Assn", "Intl",
+    "St", "Ste", "Ave", "Blvd", "Rd", "Sq", "Inc", "Ltd", "Corp", "Co", "Cos", "Bros", "Plc", "plc",
+    "LLC", "Llc", "Jr", "Sr", "Snr", "Jnr", "Esq", "Dept", "Univ", "Assn", "Intl",
     // Months and days: `Jan. 5`, `Sept. 11`.
-    "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec",
-    "Mon", "Tue", "Tues", "Wed", "Thu", "Thur", "Thurs", "Fri", "Sat",
+    "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "Mon",
+    "Tue", "Tues", "Wed", "Thu", "Thur", "Thurs", "Fri", "Sat",
     // Numbers and references: `No. 10`, `Fig. 3`, `pp. 4-5`.
-    "No", "Nos", "no", "nos", "Nr", "Vol", "vol", "Vols", "Fig", "fig", "Figs", "p", "pp",
-    "Ch", "ch", "Sec", "sec", "Art", "art", "Para", "para", "Ex", "ex", "Tel", "tel",
+    "No", "Nos", "no", "nos", "Nr", "Vol", "vol", "Vols", "Fig", "fig", "Figs", "p", "pp", "Ch",
+    "ch", "Sec", "sec", "Art", "art", "Para", "para", "Ex", "ex", "Tel", "tel",
     // Latin and measures.
-    "etc", "al", "cf", "ca", "approx", "Approx", "est", "Est", "min", "max", "mins", "hrs",
-    "lbs", "oz", "ft", "sq", "yr", "yrs", "mo", "wk", "wks", "Rs",
-    // U.S. states in AP style.
-    "Ala", "Ariz", "Ark", "Calif", "Colo", "Conn", "Del", "Fla", "Ga", "Ill", "Ind", "Kan",
-    "Kans", "Ky", "La", "Md", "Mich", "Minn", "Miss", "Mo", "Mont", "Neb", "Nev", "Okla",
-    "Ore", "Pa", "Penn", "Tenn", "Tex", "Va", "Vt", "Wash", "Wis", "Wyo",
+    "etc", "al", "cf", "ca", "approx", "Approx", "est", "Est", "min", "max", "mins", "hrs", "lbs",
+    "oz", "ft", "sq", "yr", "yrs", "mo", "wk", "wks", "Rs", // U.S. states in AP style.
+    "Ala", "Ariz", "Ark", "Calif", "Colo", "Conn", "Del", "Fla", "Ga", "Ill", "Ind", "Kan", "Kans",
+    "Ky", "La", "Md", "Mich", "Minn", "Miss", "Mo", "Mont", "Neb", "Nev", "Okla", "Ore", "Pa",
+    "Penn", "Tenn", "Tex", "Va", "Vt", "Wash", "Wis", "Wyo",
 ];
 
 /// Capitalised words that typically open a sentence; after an ambiguous abbreviation they
 /// signal a boundary (`…in the U.S. The…`), while other capitalised words do not
 /// (`U.S. President…`).
 const SENTENCE_OPENERS: &[&str] = &[
-    "A", "An", "The", "This", "That", "These", "Those", "There", "Here", "It", "Its", "He",
-    "She", "They", "We", "I", "You", "His", "Her", "Their", "Our", "My", "Your", "But",
-    "And", "Or", "So", "Yet", "If", "In", "On", "At", "As", "For", "From", "By", "With",
-    "After", "Before", "When", "While", "Although", "Though", "Since", "Because", "However",
-    "Meanwhile", "Also", "Some", "Many", "Most", "All", "Now", "Then", "Still", "What", "Who",
-    "Why", "How", "Where", "Which", "One", "Both", "Each", "Other", "Others", "Such",
-    "During", "Under", "Last", "Earlier", "Later", "Today", "Yesterday", "According",
-    "Mr", "Mrs", "Ms", "Dr",
+    "A",
+    "An",
+    "The",
+    "This",
+    "That",
+    "These",
+    "Those",
+    "There",
+    "Here",
+    "It",
+    "Its",
+    "He",
+    "She",
+    "They",
+    "We",
+    "I",
+    "You",
+    "His",
+    "Her",
+    "Their",
+    "Our",
+    "My",
+    "Your",
+    "But",
+    "And",
+    "Or",
+    "So",
+    "Yet",
+    "If",
+    "In",
+    "On",
+    "At",
+    "As",
+    "For",
+    "From",
+    "By",
+    "With",
+    "After",
+    "Before",
+    "When",
+    "While",
+    "Although",
+    "Though",
+    "Since",
+    "Because",
+    "However",
+    "Meanwhile",
+    "Also",
+    "Some",
+    "Many",
+    "Most",
+    "All",
+    "Now",
+    "Then",
+    "Still",
+    "What",
+    "Who",
+    "Why",
+    "How",
+    "Where",
+    "Which",
+    "One",
+    "Both",
+    "Each",
+    "Other",
+    "Others",
+    "Such",
+    "During",
+    "Under",
+    "Last",
+    "Earlier",
+    "Later",
+    "Today",
+    "Yesterday",
+    "According",
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Dr",
 ];
 
 /// Verbs that attribute a quotation: `"Who knows?" she asked.` continues the sentence.
 const SPEECH_VERBS: &[&str] = &[
-    "said", "says", "asked", "asks", "added", "adds", "told", "tells", "replied", "replies",
-    "wrote", "writes", "shouted", "cried", "exclaimed", "yelled", "screamed", "declared",
-    "insisted", "explained", "continued", "admitted", "recalled", "warned", "joked",
-    "laughed", "tweeted", "posted",
+    "said",
+    "says",
+    "asked",
+    "asks",
+    "added",
+    "adds",
+    "told",
+    "tells",
+    "replied",
+    "replies",
+    "wrote",
+    "writes",
+    "shouted",
+    "cried",
+    "exclaimed",
+    "yelled",
+    "screamed",
+    "declared",
+    "insisted",
+    "explained",
+    "continued",
+    "admitted",
+    "recalled",
+    "warned",
+    "joked",
+    "laughed",
+    "tweeted",
+    "posted",
 ];
 
 /// Does the gap after `tokens[index]` end a sentence because of punctuation?
@@ -316,7 +428,9 @@ fn punctuation_ends_sentence(
     }
 
     match terminal {
-        '?' | '!' | '‽' | '？' | '！' => !(closed_by_quote && attribution_follows(source, &tokens[index + 1..])),
+        '?' | '!' | '‽' | '？' | '！' => {
+            !(closed_by_quote && attribution_follows(source, &tokens[index + 1..]))
+        }
         '…' | '。' => true,
         '.' if core.ends_with("..") => true,
         '.' => {
@@ -342,9 +456,8 @@ fn period_ends_sentence(word: &str, next: &str, is_sentence_start: bool) -> bool
     if TITLES.contains(&last_part) {
         return false;
     }
-    let ambiguous = is_initial(word)
-        || is_dotted_abbreviation(word)
-        || AMBIGUOUS_ABBREVIATIONS.contains(&word);
+    let ambiguous =
+        is_initial(word) || is_dotted_abbreviation(word) || AMBIGUOUS_ABBREVIATIONS.contains(&word);
     if ambiguous {
         return opens_sentence_after_abbreviation(next);
     }
@@ -354,7 +467,11 @@ fn period_ends_sentence(word: &str, next: &str, is_sentence_start: bool) -> bool
 /// After an abbreviation, only a typical opener or an opening quote starts a new sentence.
 fn opens_sentence_after_abbreviation(next: &str) -> bool {
     if next.starts_with(OPENING_MARKS) {
-        return next.trim_start_matches(OPENING_MARKS).chars().next().is_some_and(char::is_uppercase);
+        return next
+            .trim_start_matches(OPENING_MARKS)
+            .chars()
+            .next()
+            .is_some_and(char::is_uppercase);
     }
     let word = next.trim_end_matches(|c: char| !c.is_alphanumeric());
     SENTENCE_OPENERS.contains(&word)
@@ -377,7 +494,8 @@ fn is_dotted_abbreviation(word: &str) -> bool {
 }
 
 fn is_enumerator(word: &str) -> bool {
-    let all_digits = !word.is_empty() && word.len() <= 3 && word.bytes().all(|b| b.is_ascii_digit());
+    let all_digits =
+        !word.is_empty() && word.len() <= 3 && word.bytes().all(|b| b.is_ascii_digit());
     let roman = matches!(
         word.to_ascii_lowercase().as_str(),
         "i" | "ii" | "iii" | "iv" | "v" | "vi" | "vii" | "viii" | "ix" | "x"
@@ -390,7 +508,9 @@ fn attribution_follows(source: &str, following: &[Token]) -> bool {
     const LOOKAHEAD_WORDS: usize = 5;
     for token in following.iter().take(LOOKAHEAD_WORDS) {
         let text = token.text(source);
-        let word = text.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+        let word = text
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase();
         if SPEECH_VERBS.contains(&word.as_str()) {
             return true;
         }
@@ -405,22 +525,30 @@ fn attribution_follows(source: &str, following: &[Token]) -> bool {
 /// lower-case word, mark a sentence whose full stop was lost: `…than a colleague The
 /// cost of divorce…` (image captions glued to the text by web scrapers).
 const GLUED_OPENERS: &[&str] = &[
-    "The", "An", "This", "These", "Those", "His", "Her", "Their", "Its", "In", "On", "At",
-    "After", "When", "While", "But", "During", "Some", "Many", "He", "She", "They", "We",
-    "It", "There",
+    "The", "An", "This", "These", "Those", "His", "Her", "Their", "Its", "In", "On", "At", "After",
+    "When", "While", "But", "During", "Some", "Many", "He", "She", "They", "We", "It", "There",
 ];
 
 /// Does a sentence end after `tokens[index]` although it has no final punctuation?
 /// Only when a lower-case word runs straight into a typical sentence opening.
-fn full_stop_missing(source: &str, tokens: &[Token], index: usize, sentence_first_token: usize) -> bool {
+fn full_stop_missing(
+    source: &str,
+    tokens: &[Token],
+    index: usize,
+    sentence_first_token: usize,
+) -> bool {
     const MIN_WORDS_BEFORE: usize = 3;
     if index + 1 < sentence_first_token + MIN_WORDS_BEFORE {
         return false;
     }
     let token = tokens[index].text(source);
     let ends_in_lowercase_word = token.chars().next().is_some_and(char::is_lowercase)
-        && token.chars().last().is_some_and(|c| c.is_lowercase() || c.is_numeric());
-    let ends_in_amount = token.starts_with(['$', '£', '€']) && token.ends_with(|c: char| c.is_ascii_digit());
+        && token
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_lowercase() || c.is_numeric());
+    let ends_in_amount =
+        token.starts_with(['$', '£', '€']) && token.ends_with(|c: char| c.is_ascii_digit());
     if !(ends_in_lowercase_word || ends_in_amount) {
         return false;
     }
@@ -477,7 +605,10 @@ fn line_break_ends_sentence(
 }
 
 fn is_list_marker(token: &str) -> bool {
-    if matches!(token, "-" | "*" | "•" | "·" | "–" | "—" | "▪" | "►" | "‣" | "◦" | "+") {
+    if matches!(
+        token,
+        "-" | "*" | "•" | "·" | "–" | "—" | "▪" | "►" | "‣" | "◦" | "+"
+    ) {
         return true;
     }
     if token.starts_with(['•', '▪', '►', '‣', '◦']) {
@@ -499,7 +630,10 @@ mod tests {
     use crate::text::normalize;
 
     fn texts(input: &str) -> Vec<String> {
-        split_sentences(&normalize(input)).into_iter().map(|s| s.text).collect()
+        split_sentences(&normalize(input))
+            .into_iter()
+            .map(|s| s.text)
+            .collect()
     }
 
     /// Every visible character in exactly one sentence, in order, none empty, offsets right.
@@ -508,10 +642,16 @@ mod tests {
         let mut covered = String::new();
         let mut previous_end = 0;
         for sentence in &sentences {
-            assert!(!sentence.text.trim().is_empty(), "empty sentence in {input:?}");
+            assert!(
+                !sentence.text.trim().is_empty(),
+                "empty sentence in {input:?}"
+            );
             assert!(sentence.start >= previous_end && sentence.start < sentence.end);
             let slice = &input[sentence.start..sentence.end];
-            assert_eq!(slice.split_whitespace().collect::<Vec<_>>().join(" "), sentence.text);
+            assert_eq!(
+                slice.split_whitespace().collect::<Vec<_>>().join(" "),
+                sentence.text
+            );
             assert!(input[previous_end..sentence.start].trim().is_empty());
             covered.push_str(slice);
             previous_end = sentence.end;
@@ -523,8 +663,11 @@ mod tests {
 
     /// Seeds live in the shared folder beside the project (never copied into it).
     fn read_shared_seed(name: &str) -> String {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds").join(name);
-        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/seeds")
+            .join(name);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
     }
 
     #[test]
@@ -534,13 +677,18 @@ mod tests {
         assert_partition(&text);
         let sentences = split_sentences(&text);
         let joined: Vec<&str> = sentences.iter().map(|s| s.text.as_str()).collect();
-        assert!(joined.iter().any(|s| s.starts_with("Meeting at No. 10 Downing St., the two leaders")
+        assert!(joined.iter().any(|s| s
+            .starts_with("Meeting at No. 10 Downing St., the two leaders")
             && s.ends_with("leaders’ statement.")));
-        assert!(joined.iter().any(|s| s.starts_with("Under the potential accord")
-            && s.contains("U.N. peacekeeping")
-            && s.ends_with("according to Japanese officials.")));
+        assert!(joined
+            .iter()
+            .any(|s| s.starts_with("Under the potential accord")
+                && s.contains("U.N. peacekeeping")
+                && s.ends_with("according to Japanese officials.")));
         assert!(joined.contains(&"Britain is one of the 28 members of the bloc."));
-        assert!(joined.contains(&"They agreed to respond in cooperation with other Group of Seven countries."));
+        assert!(joined.contains(
+            &"They agreed to respond in cooperation with other Group of Seven countries."
+        ));
         assert_eq!(sentences[0].paragraph, 0);
         assert_eq!(sentences[1].paragraph, 1);
         assert_eq!(sentences.len(), 23);
@@ -561,10 +709,19 @@ mod tests {
     #[test]
     fn company_month_and_number_abbreviations() {
         assert_eq!(
-            texts("Shares of Apple Inc. rose. It was Jan. 5 in No. 10 Downing St. when Ltd. The end."),
-            ["Shares of Apple Inc. rose.", "It was Jan. 5 in No. 10 Downing St. when Ltd.", "The end."]
+            texts(
+                "Shares of Apple Inc. rose. It was Jan. 5 in No. 10 Downing St. when Ltd. The end."
+            ),
+            [
+                "Shares of Apple Inc. rose.",
+                "It was Jan. 5 in No. 10 Downing St. when Ltd.",
+                "The end."
+            ]
         );
-        assert_eq!(texts("He bought Acme Corp. The deal closed."), ["He bought Acme Corp.", "The deal closed."]);
+        assert_eq!(
+            texts("He bought Acme Corp. The deal closed."),
+            ["He bought Acme Corp.", "The deal closed."]
+        );
     }
 
     #[test]
@@ -579,7 +736,13 @@ mod tests {
     fn ellipses() {
         assert_eq!(
             texts("He paused... Then he spoke. It was… Wait. She said it was fine... and left."),
-            ["He paused...", "Then he spoke.", "It was…", "Wait.", "She said it was fine... and left."]
+            [
+                "He paused...",
+                "Then he spoke.",
+                "It was…",
+                "Wait.",
+                "She said it was fine... and left."
+            ]
         );
     }
 
@@ -587,7 +750,12 @@ mod tests {
     fn quotations() {
         assert_eq!(
             texts("\"We won,\" he said. \"It's over.\" Then they left. ‘I’m happy,’ said Locke."),
-            ["\"We won,\" he said.", "\"It's over.\"", "Then they left.", "‘I’m happy,’ said Locke."]
+            [
+                "\"We won,\" he said.",
+                "\"It's over.\"",
+                "Then they left.",
+                "‘I’m happy,’ said Locke."
+            ]
         );
         assert_eq!(
             texts("She said: “It ended.” The crowd cheered. “Who knows?” Smith asked. “Go!” They ran."),
@@ -603,10 +771,16 @@ mod tests {
         );
         assert_eq!(
             texts("Police said the suspect was arrested last night He said it was over."),
-            ["Police said the suspect was arrested last night", "He said it was over."]
+            [
+                "Police said the suspect was arrested last night",
+                "He said it was over."
+            ]
         );
         // Names and titles in running text are not sentence starts.
-        assert_eq!(texts("He told The Guardian that he spoke to It Girl stars."), ["He told The Guardian that he spoke to It Girl stars."]);
+        assert_eq!(
+            texts("He told The Guardian that he spoke to It Girl stars."),
+            ["He told The Guardian that he spoke to It Girl stars."]
+        );
     }
 
     #[test]
@@ -621,15 +795,25 @@ mod tests {
     fn questions_and_exclamations() {
         assert_eq!(
             texts("Is it true? Yes! It is. What now?! Nobody knows."),
-            ["Is it true?", "Yes!", "It is.", "What now?!", "Nobody knows."]
+            [
+                "Is it true?",
+                "Yes!",
+                "It is.",
+                "What now?!",
+                "Nobody knows."
+            ]
         );
     }
 
     #[test]
     fn paragraph_breaks_always_end_sentences() {
-        let text = normalize("A heading without a stop\n\nbody text starts here. second part\n\nlast one");
+        let text =
+            normalize("A heading without a stop\n\nbody text starts here. second part\n\nlast one");
         let sentences = split_sentences(&text);
-        let got: Vec<(&str, usize)> = sentences.iter().map(|s| (s.text.as_str(), s.paragraph)).collect();
+        let got: Vec<(&str, usize)> = sentences
+            .iter()
+            .map(|s| (s.text.as_str(), s.paragraph))
+            .collect();
         assert_eq!(
             got,
             [
@@ -673,7 +857,10 @@ mod tests {
         assert!(split_sentences("").is_empty());
         assert!(split_sentences("  \n\n \t").is_empty());
         assert_eq!(texts("word"), ["word"]);
-        assert_eq!(texts("no punctuation at all just words"), ["no punctuation at all just words"]);
+        assert_eq!(
+            texts("no punctuation at all just words"),
+            ["no punctuation at all just words"]
+        );
         assert_eq!(texts("..."), ["..."]);
         assert_eq!(texts(". . ."), [".", ".", "."]);
         assert_eq!(texts("?! \"\" ( ) ."), ["?!", "\"\" ( ) ."]);

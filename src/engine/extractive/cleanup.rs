@@ -60,11 +60,15 @@ fn strip_capitalised_place_dateline(sentence: &str) -> Option<&str> {
 fn is_agency_name(inside: &str) -> bool {
     let words: Vec<&str> = inside.split_whitespace().collect();
     (1..=3).contains(&words.len())
-        && words.iter().all(|w| w.chars().next().is_some_and(char::is_uppercase))
+        && words
+            .iter()
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase))
 }
 
 fn strip_leading_dash(s: &str) -> &str {
-    s.trim_start().trim_start_matches(['-', '—', '–', '―']).trim_start()
+    s.trim_start()
+        .trim_start_matches(['-', '—', '–', '―'])
+        .trim_start()
 }
 
 /// Does `s` begin like a sentence (capital letter or digit, possibly after a quote)?
@@ -83,7 +87,9 @@ pub(super) fn starts_with_quote(s: &str) -> bool {
 pub(super) fn strip_label(sentence: &str) -> &str {
     const MAX_LABEL_WORDS: usize = 3;
     const MIN_WORDS_AFTER: usize = 4;
-    let Some(colon) = sentence.find(": ") else { return sentence };
+    let Some(colon) = sentence.find(": ") else {
+        return sentence;
+    };
     let label = &sentence[..colon];
     let rest = sentence[colon + 1..].trim_start();
     if label.split_whitespace().count() <= MAX_LABEL_WORDS
@@ -98,10 +104,35 @@ pub(super) fn strip_label(sentence: &str) -> &str {
 
 /// Words that link a sentence to the one before it; a bullet stands alone without them.
 const LEADING_CONNECTIVES: &[&str] = &[
-    "But", "And", "So", "Yet", "Or", "However,", "However", "Meanwhile,", "Also,", "Still,",
-    "Moreover,", "Furthermore,", "Additionally,", "Nevertheless,", "Nonetheless,", "Indeed,",
-    "Instead,", "Besides,", "Then,", "Now,", "Thus,", "Hence,", "Therefore,", "Plus,",
-    "In addition,", "In fact,", "As a result,", "On the other hand,", "Of course,",
+    "But",
+    "And",
+    "So",
+    "Yet",
+    "Or",
+    "However,",
+    "However",
+    "Meanwhile,",
+    "Also,",
+    "Still,",
+    "Moreover,",
+    "Furthermore,",
+    "Additionally,",
+    "Nevertheless,",
+    "Nonetheless,",
+    "Indeed,",
+    "Instead,",
+    "Besides,",
+    "Then,",
+    "Now,",
+    "Thus,",
+    "Hence,",
+    "Therefore,",
+    "Plus,",
+    "In addition,",
+    "In fact,",
+    "As a result,",
+    "On the other hand,",
+    "Of course,",
     "After all,",
 ];
 
@@ -143,13 +174,30 @@ pub(super) fn bullet_text(sentence: &str) -> String {
 /// newsletters is not mistaken for chrome.
 pub(super) fn is_page_furniture(sentence: &str) -> bool {
     const ANYWHERE: &[&str] = &[
-        "all rights reserved", "click here", "scroll down for", "sign up for our",
-        "sign up to our", "subscribe to our", "by subscribing", "follow us on",
-        "share this article", "quality journalism", "enable javascript", "your browser",
+        "all rights reserved",
+        "click here",
+        "scroll down for",
+        "sign up for our",
+        "sign up to our",
+        "subscribe to our",
+        "by subscribing",
+        "follow us on",
+        "share this article",
+        "quality journalism",
+        "enable javascript",
+        "your browser",
     ];
     const AT_START: &[&str] = &[
-        "advertisement", "published:", "updated:", "last updated", "copyright", "©",
-        "read more", "related:", "see also", "subscribe",
+        "advertisement",
+        "published:",
+        "updated:",
+        "last updated",
+        "copyright",
+        "©",
+        "read more",
+        "related:",
+        "see also",
+        "subscribe",
     ];
     let lower = sentence.to_lowercase();
     ANYWHERE.iter().any(|marker| lower.contains(marker))
@@ -162,13 +210,31 @@ mod tests {
 
     #[test]
     fn strips_datelines() {
-        assert_eq!(strip_dateline("LONDON (Reuters) - Shares rose."), "Shares rose.");
-        assert_eq!(strip_dateline("WASHINGTON — The Senate voted."), "The Senate voted.");
-        assert_eq!(strip_dateline("(CNN)They may not be aliens."), "They may not be aliens.");
+        assert_eq!(
+            strip_dateline("LONDON (Reuters) - Shares rose."),
+            "Shares rose."
+        );
+        assert_eq!(
+            strip_dateline("WASHINGTON — The Senate voted."),
+            "The Senate voted."
+        );
+        assert_eq!(
+            strip_dateline("(CNN)They may not be aliens."),
+            "They may not be aliens."
+        );
         assert_eq!(strip_dateline("(CNN) -- The storm hit."), "The storm hit.");
-        assert_eq!(strip_dateline("Washington (CNN)This week is the anniversary."), "This week is the anniversary.");
-        assert_eq!(strip_dateline("NEW YORK, March 3 (Reuters) - Stocks fell."), "Stocks fell.");
-        assert_eq!(strip_dateline("SAN FRANCISCO, Calif. — Apple sued."), "Apple sued.");
+        assert_eq!(
+            strip_dateline("Washington (CNN)This week is the anniversary."),
+            "This week is the anniversary."
+        );
+        assert_eq!(
+            strip_dateline("NEW YORK, March 3 (Reuters) - Stocks fell."),
+            "Stocks fell."
+        );
+        assert_eq!(
+            strip_dateline("SAN FRANCISCO, Calif. — Apple sued."),
+            "Apple sued."
+        );
     }
 
     #[test]
@@ -189,27 +255,45 @@ mod tests {
 
     #[test]
     fn strips_connectives_and_capitalises() {
-        assert_eq!(bullet_text("But the minister said no."), "The minister said no.");
+        assert_eq!(
+            bullet_text("But the minister said no."),
+            "The minister said no."
+        );
         assert_eq!(bullet_text("However, it rained."), "It rained.");
         assert_eq!(bullet_text("Andrew left."), "Andrew left.");
         assert_eq!(bullet_text("And"), "And");
-        assert_eq!(bullet_text("LONDON (Reuters) - But shares fell."), "Shares fell.");
+        assert_eq!(
+            bullet_text("LONDON (Reuters) - But shares fell."),
+            "Shares fell."
+        );
         assert_eq!(bullet_text("‘quoted’ start"), "‘Quoted’ start");
     }
 
     #[test]
     fn strips_caption_labels() {
-        assert_eq!(strip_label("Vicious: ESPN reporter Britt McHenry was suspended."), "ESPN reporter Britt McHenry was suspended.");
+        assert_eq!(
+            strip_label("Vicious: ESPN reporter Britt McHenry was suspended."),
+            "ESPN reporter Britt McHenry was suspended."
+        );
         assert_eq!(strip_label("He said: no."), "He said: no.");
-        assert_eq!(strip_label("The results of the long study: Many people agree now."), "The results of the long study: Many people agree now.");
+        assert_eq!(
+            strip_label("The results of the long study: Many people agree now."),
+            "The results of the long study: Many people agree now."
+        );
     }
 
     #[test]
     fn recognises_page_furniture_but_not_news_about_subscribers() {
         assert!(is_page_furniture("Scroll down for video"));
-        assert!(is_page_furniture("By subscribing, you can help us get the story right."));
+        assert!(is_page_furniture(
+            "By subscribing, you can help us get the story right."
+        ));
         assert!(is_page_furniture("Advertisement"));
-        assert!(!is_page_furniture("It lost 464,000 subscribers in the fourth quarter."));
-        assert!(!is_page_furniture("The newsletter was sent to 2,000 readers."));
+        assert!(!is_page_furniture(
+            "It lost 464,000 subscribers in the fourth quarter."
+        ));
+        assert!(!is_page_furniture(
+            "The newsletter was sent to 2,000 readers."
+        ));
     }
 }

@@ -5,7 +5,9 @@
 //! phrases, articles), then cut at the phrase boundary nearest the target length. The
 //! words that remain are the sentence's own, in order.
 
-use super::cleanup::{capitalize_first, starts_with_quote, strip_dateline, strip_label, strip_leading_connective};
+use super::cleanup::{
+    capitalize_first, starts_with_quote, strip_dateline, strip_label, strip_leading_connective,
+};
 use crate::length::HEADLINE_MAX_WORDS;
 
 /// Preferred headline length. Real headlines run 5 to 10 words; below the hard cap so
@@ -15,28 +17,111 @@ pub(super) const HEADLINE_TARGET_WORDS: usize = 10;
 /// Can this sentence stand as a headline on its own, i.e. it does not open with a
 /// pronoun or a quotation that needs the sentence before it?
 pub(super) fn is_self_contained(sentence: &str) -> bool {
-    let first = sentence.split_whitespace().next().map(bare_lower).unwrap_or_default();
+    let first = sentence
+        .split_whitespace()
+        .next()
+        .map(bare_lower)
+        .unwrap_or_default();
     !starts_with_quote(sentence) && !PRONOUNS.contains(&first.as_str())
 }
 
 /// Reporting verbs that make a clause an attribution: `, officials said`.
 const ATTRIBUTION_VERBS: &[&str] = &[
-    "said", "says", "say", "saying", "reported", "reports", "report", "reporting", "claim",
-    "claims", "claimed", "announced", "announces", "revealed", "reveals", "confirmed",
-    "confirms", "warned", "warns", "added", "adds", "told", "tells", "believe", "believes",
-    "according", "suggests", "suggested", "show", "shows", "showed", "shown", "insisted",
-    "insists", "stated", "states", "predicted", "predicts", "argued", "argues", "estimated",
-    "estimates", "found", "finds", "indicate", "indicates", "indicated", "think", "thinks",
-    "pledged", "promised", "vowed", "urged", "wrote", "writes", "explained", "stressed",
-    "conceded", "acknowledged", "admitted", "admits", "declared", "noted", "heard",
+    "said",
+    "says",
+    "say",
+    "saying",
+    "reported",
+    "reports",
+    "report",
+    "reporting",
+    "claim",
+    "claims",
+    "claimed",
+    "announced",
+    "announces",
+    "revealed",
+    "reveals",
+    "confirmed",
+    "confirms",
+    "warned",
+    "warns",
+    "added",
+    "adds",
+    "told",
+    "tells",
+    "believe",
+    "believes",
+    "according",
+    "suggests",
+    "suggested",
+    "show",
+    "shows",
+    "showed",
+    "shown",
+    "insisted",
+    "insists",
+    "stated",
+    "states",
+    "predicted",
+    "predicts",
+    "argued",
+    "argues",
+    "estimated",
+    "estimates",
+    "found",
+    "finds",
+    "indicate",
+    "indicates",
+    "indicated",
+    "think",
+    "thinks",
+    "pledged",
+    "promised",
+    "vowed",
+    "urged",
+    "wrote",
+    "writes",
+    "explained",
+    "stressed",
+    "conceded",
+    "acknowledged",
+    "admitted",
+    "admits",
+    "declared",
+    "noted",
+    "heard",
 ];
 
 /// Verbs of saying, for `X said that …` at the start of a sentence.
 const SPEECH_VERBS: &[&str] = &[
-    "said", "says", "told", "tells", "believes", "believe", "thinks", "think", "warned",
-    "warns", "announced", "insisted", "insists", "predicted", "predicts", "estimated",
-    "estimates", "confirmed", "revealed", "indicated", "admitted", "argued", "argues",
-    "added", "stated", "suggested", "reported",
+    "said",
+    "says",
+    "told",
+    "tells",
+    "believes",
+    "believe",
+    "thinks",
+    "think",
+    "warned",
+    "warns",
+    "announced",
+    "insisted",
+    "insists",
+    "predicted",
+    "predicts",
+    "estimated",
+    "estimates",
+    "confirmed",
+    "revealed",
+    "indicated",
+    "admitted",
+    "argued",
+    "argues",
+    "added",
+    "stated",
+    "suggested",
+    "reported",
 ];
 
 /// Words that leave a headline without its subject when it starts with them.
@@ -47,27 +132,85 @@ const PRONOUNS: &[&str] = &[
 
 /// Words that open a subordinate clause or an afterthought after a comma.
 const CLAUSE_OPENERS: &[&str] = &[
-    "which", "who", "whose", "where", "while", "whilst", "as", "after", "but", "and",
-    "with", "saying", "despite", "although", "though", "because", "amid", "including",
-    "following", "according", "before", "when", "since", "adding", "prompting", "leaving",
-    "making", "meaning", "bringing", "taking", "than", "if", "so", "thanks", "ahead",
-    "in", "on", "at", "from", "for", "up", "down", "upsetting", "helped", "boosted", "hit",
-    "a", "an", "the", "its", "his", "her", "their", "or", "not", "even", "just", "only",
+    "which",
+    "who",
+    "whose",
+    "where",
+    "while",
+    "whilst",
+    "as",
+    "after",
+    "but",
+    "and",
+    "with",
+    "saying",
+    "despite",
+    "although",
+    "though",
+    "because",
+    "amid",
+    "including",
+    "following",
+    "according",
+    "before",
+    "when",
+    "since",
+    "adding",
+    "prompting",
+    "leaving",
+    "making",
+    "meaning",
+    "bringing",
+    "taking",
+    "than",
+    "if",
+    "so",
+    "thanks",
+    "ahead",
+    "in",
+    "on",
+    "at",
+    "from",
+    "for",
+    "up",
+    "down",
+    "upsetting",
+    "helped",
+    "boosted",
+    "hit",
+    "a",
+    "an",
+    "the",
+    "its",
+    "his",
+    "her",
+    "their",
+    "or",
+    "not",
+    "even",
+    "just",
+    "only",
 ];
 
 /// Function words a headline must not end on.
 const TRAILING_FUNCTION_WORDS: &[&str] = &[
     "a", "an", "the", "of", "to", "in", "on", "at", "for", "from", "by", "with", "and", "or",
-    "but", "as", "that", "which", "who", "its", "his", "her", "their", "is", "are", "was",
-    "were", "has", "have", "had", "be", "been", "will", "would", "than", "into", "over",
-    "after", "before", "while", "about", "also", "said", "says", "could", "can", "may",
-    "might", "should", "must", "being", "this", "these", "those", "such", "not", "more",
-    "most", "very", "so", "if", "when", "where", "because", "amid", "despite", "during",
-    "he", "she", "it", "they", "we", "i", "you", "there", "him", "them", "us",
+    "but", "as", "that", "which", "who", "its", "his", "her", "their", "is", "are", "was", "were",
+    "has", "have", "had", "be", "been", "will", "would", "than", "into", "over", "after", "before",
+    "while", "about", "also", "said", "says", "could", "can", "may", "might", "should", "must",
+    "being", "this", "these", "those", "such", "not", "more", "most", "very", "so", "if", "when",
+    "where", "because", "amid", "despite", "during", "he", "she", "it", "they", "we", "i", "you",
+    "there", "him", "them", "us",
 ];
 
 const WEEKDAYS: &[&str] = &[
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
 ];
 
 /// Turns a sentence into a headline: dateline, caption label, parentheticals,
@@ -76,6 +219,14 @@ const WEEKDAYS: &[&str] = &[
 /// about [`HEADLINE_TARGET_WORDS`] and at most [`HEADLINE_MAX_WORDS`] words; no final
 /// period. Falls back to the sentence's first words when compression leaves nothing.
 pub(super) fn compress_to_headline(sentence: &str) -> String {
+    // A headline comes from the opening of a sentence; the cap keeps run-on input cheap.
+    const MAX_SOURCE_WORDS: usize = 80;
+    let opening: String = sentence
+        .split_whitespace()
+        .take(MAX_SOURCE_WORDS)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let sentence = opening.as_str();
     let cleaned = strip_leading_connective(strip_label(strip_dateline(sentence)));
     let without_brackets = remove_parentheticals(cleaned);
     let mut clauses = split_clauses(&without_brackets);
@@ -115,7 +266,12 @@ fn remove_parentheticals(s: &str) -> String {
             _ => {}
         }
     }
-    output.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ,", ",").replace(" .", ".")
+    output
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" ,", ",")
+        .replace(" .", ".")
 }
 
 /// Splits at commas, semicolons, spaced dashes, and colons that introduce a quotation,
@@ -130,7 +286,9 @@ fn split_clauses(s: &str) -> Vec<Vec<String>> {
             continue;
         }
         let word = token.trim_end_matches([',', ';', ':']);
-        let next_is_quote = tokens.get(index + 1).is_some_and(|next| starts_with_quote(next));
+        let next_is_quote = tokens
+            .get(index + 1)
+            .is_some_and(|next| starts_with_quote(next));
         let ends_clause = !word.is_empty()
             && (token.ends_with([',', ';']) || (token.ends_with(':') && next_is_quote));
         // The clause keeps its punctuation so that rejoined clauses read as written.
@@ -146,14 +304,31 @@ fn split_clauses(s: &str) -> Vec<Vec<String>> {
 }
 
 fn bare_lower(word: &str) -> String {
-    word.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()
+    word.trim_matches(|c: char| !c.is_alphanumeric())
+        .to_lowercase()
 }
 
 fn is_auxiliary(word: &str) -> bool {
     matches!(
         word,
-        "has" | "have" | "had" | "is" | "are" | "was" | "were" | "will" | "would" | "could"
-            | "can" | "may" | "might" | "should" | "must" | "be" | "been" | "being"
+        "has"
+            | "have"
+            | "had"
+            | "is"
+            | "are"
+            | "was"
+            | "were"
+            | "will"
+            | "would"
+            | "could"
+            | "can"
+            | "may"
+            | "might"
+            | "should"
+            | "must"
+            | "be"
+            | "been"
+            | "being"
     )
 }
 
@@ -167,10 +342,14 @@ fn drop_attribution_clauses(clauses: &mut Vec<Vec<String>>) {
         let Some(last) = clauses.last() else { break };
         let lower: Vec<String> = last.iter().map(|w| bare_lower(w)).collect();
         let opener = lower.first().map(String::as_str).unwrap_or("");
-        let verb = lower.iter().rposition(|w| ATTRIBUTION_VERBS.contains(&w.as_str()));
+        let verb = lower
+            .iter()
+            .rposition(|w| ATTRIBUTION_VERBS.contains(&w.as_str()));
         // `…, says a report` / `…, said Mr Smith`: a bare reporting verb and its subject.
-        let inverted = matches!(opener, "says" | "said" | "say" | "adds" | "added" | "reports")
-            && last.len() <= MAX_INVERTED_WORDS;
+        let inverted = matches!(
+            opener,
+            "says" | "said" | "say" | "adds" | "added" | "reports"
+        ) && last.len() <= MAX_INVERTED_WORDS;
         let is_attribution = opener == "according"
             || inverted
             || (last.len() <= MAX_ATTRIBUTION_WORDS
@@ -194,25 +373,38 @@ fn main_clause_words(clauses: &[Vec<String>], max_words: usize) -> Vec<String> {
     const MAX_APPOSITIVE_CLAUSES: usize = 3;
     const MIN_MAIN_CLAUSE_WORDS: usize = 4;
     let mut clauses: &[Vec<String>] = clauses;
-    let Some(first) = clauses.first() else { return Vec::new() };
+    let Some(first) = clauses.first() else {
+        return Vec::new();
+    };
 
     let opener = first.first().map(|w| bare_lower(w)).unwrap_or_default();
     let introductory = INTRODUCTORY_WORDS.contains(&opener.as_str());
-    if introductory && clauses.get(1).is_some_and(|next| next.len() >= MIN_MAIN_CLAUSE_WORDS) {
+    if introductory
+        && clauses
+            .get(1)
+            .is_some_and(|next| next.len() >= MIN_MAIN_CLAUSE_WORDS)
+    {
         clauses = &clauses[1..];
     }
 
     let mut words: Vec<String> = clauses[0].clone();
     let mut rest = &clauses[1..];
-    let subject_only = words.len() <= MAX_SUBJECT_WORDS && !words.iter().any(|w| is_auxiliary(&bare_lower(w)));
-    let opener_of = |clause: &Vec<String>| clause.first().map(|w| bare_lower(w)).unwrap_or_default();
+    let subject_only =
+        words.len() <= MAX_SUBJECT_WORDS && !words.iter().any(|w| is_auxiliary(&bare_lower(w)));
+    let opener_of =
+        |clause: &Vec<String>| clause.first().map(|w| bare_lower(w)).unwrap_or_default();
     if subject_only && !rest.is_empty() {
         let appositive_first = APPOSITIVE_OPENERS.contains(&opener_of(&rest[0]).as_str());
-        let verb_clause = rest.iter().take(MAX_APPOSITIVE_CLAUSES + 1).position(|clause| {
-            let opener = opener_of(clause);
-            looks_like_verb(&opener)
-                || (appositive_first && !CLAUSE_OPENERS.contains(&opener.as_str()) && !starts_with_capital(clause))
-        });
+        let verb_clause = rest
+            .iter()
+            .take(MAX_APPOSITIVE_CLAUSES + 1)
+            .position(|clause| {
+                let opener = opener_of(clause);
+                looks_like_verb(&opener)
+                    || (appositive_first
+                        && !CLAUSE_OPENERS.contains(&opener.as_str())
+                        && !starts_with_capital(clause))
+            });
         if let Some(position) = verb_clause.filter(|&p| p > 0) {
             rest = &rest[position..];
             if let Some(last) = words.last_mut() {
@@ -223,7 +415,9 @@ fn main_clause_words(clauses: &[Vec<String>], max_words: usize) -> Vec<String> {
     for clause in rest {
         let opener = clause.first().map(|w| bare_lower(w)).unwrap_or_default();
         let starts_verb_phrase = looks_like_verb(&opener) && words.len() <= MAX_SUBJECT_WORDS;
-        if (CLAUSE_OPENERS.contains(&opener.as_str()) && !starts_verb_phrase) || words.len() >= max_words {
+        if (CLAUSE_OPENERS.contains(&opener.as_str()) && !starts_verb_phrase)
+            || words.len() >= max_words
+        {
             break;
         }
         words.extend(clause.iter().cloned());
@@ -233,25 +427,77 @@ fn main_clause_words(clauses: &[Vec<String>], max_words: usize) -> Vec<String> {
 
 /// Words that open an appositive after a subject: `Joss Stone, a 17-year-old singer, …`.
 const APPOSITIVE_OPENERS: &[&str] = &[
-    "the", "a", "an", "its", "his", "her", "their", "who", "whose", "which", "now", "once",
-    "formerly", "currently", "also", "one", "both",
+    "the",
+    "a",
+    "an",
+    "its",
+    "his",
+    "her",
+    "their",
+    "who",
+    "whose",
+    "which",
+    "now",
+    "once",
+    "formerly",
+    "currently",
+    "also",
+    "one",
+    "both",
 ];
 
 fn starts_with_capital(clause: &[String]) -> bool {
-    clause.first().and_then(|w| w.chars().find(|c| c.is_alphanumeric())).is_some_and(char::is_uppercase)
+    clause
+        .first()
+        .and_then(|w| w.chars().find(|c| c.is_alphanumeric()))
+        .is_some_and(char::is_uppercase)
 }
 
 /// Words that open a sentence-initial adverbial phrase: `In 2003, …`, `At the awards, …`.
 const INTRODUCTORY_WORDS: &[&str] = &[
-    "in", "at", "on", "after", "before", "during", "as", "while", "when", "although",
-    "though", "despite", "following", "with", "without", "under", "for", "since", "if",
-    "by", "amid", "meanwhile", "however", "now", "then", "speaking", "writing", "earlier",
-    "later", "last", "this", "yesterday", "today",
+    "in",
+    "at",
+    "on",
+    "after",
+    "before",
+    "during",
+    "as",
+    "while",
+    "when",
+    "although",
+    "though",
+    "despite",
+    "following",
+    "with",
+    "without",
+    "under",
+    "for",
+    "since",
+    "if",
+    "by",
+    "amid",
+    "meanwhile",
+    "however",
+    "now",
+    "then",
+    "speaking",
+    "writing",
+    "earlier",
+    "later",
+    "last",
+    "this",
+    "yesterday",
+    "today",
 ];
 
 /// An auxiliary or a word shaped like a finite verb, which ends a subject.
 fn looks_like_verb(lower: &str) -> bool {
-    is_auxiliary(lower) || is_participle(lower) || matches!(lower, "says" | "said" | "plans" | "wants" | "hopes" | "faces")
+    is_auxiliary(lower)
+        || is_participle(lower)
+        || matches!(
+            lower,
+            "says" | "said" | "plans" | "wants" | "hopes" | "faces"
+        )
 }
 
 /// Past participles, for `has been charged` → `charged`.
@@ -260,10 +506,11 @@ fn is_participle(lower: &str) -> bool {
         "put", "set", "hit", "cut", "held", "sold", "told", "found", "made", "won", "built",
         "brought", "bought", "caught", "taught", "thought", "left", "lost", "kept", "sent",
         "spent", "paid", "said", "struck", "hung", "shut", "quit", "led", "fed", "met", "run",
-        "come", "become", "beaten", "begun", "done", "gone", "seen", "shown", "known",
-        "grown", "thrown", "drawn", "flown", "torn", "worn", "sworn", "born", "borne",
+        "come", "become", "beaten", "begun", "done", "gone", "seen", "shown", "known", "grown",
+        "thrown", "drawn", "flown", "torn", "worn", "sworn", "born", "borne",
     ];
-    (lower.len() > 4 && (lower.ends_with("ed") || lower.ends_with("en"))) || IRREGULAR.contains(&lower)
+    (lower.len() > 4 && (lower.ends_with("ed") || lower.ends_with("en")))
+        || IRREGULAR.contains(&lower)
 }
 
 /// `Officials said on Friday that prices will rise` → `prices will rise`.
@@ -271,7 +518,9 @@ fn drop_leading_attribution(words: &mut Vec<String>) {
     const MAX_ATTRIBUTION_WORDS: usize = 10;
     const MIN_WORDS_LEFT: usize = 4;
     let limit = words.len().min(MAX_ATTRIBUTION_WORDS);
-    let verb = words[..limit].iter().position(|w| SPEECH_VERBS.contains(&bare_lower(w).as_str()));
+    let verb = words[..limit]
+        .iter()
+        .position(|w| SPEECH_VERBS.contains(&bare_lower(w).as_str()));
     let Some(verb) = verb else { return };
     // Only `X said that …` / `X said on Friday that …`, not `X rejected claims that …`.
     let that = words[verb + 1..limit.max(verb + 1)]
@@ -294,21 +543,43 @@ fn drop_leading_attribution(words: &mut Vec<String>) {
 fn drop_time_phrases(words: &mut Vec<String>) {
     const RELATIVE: &[&str] = &["this", "last", "next", "earlier", "later"];
     const PERIODS: &[&str] = &[
-        "week", "month", "year", "weekend", "morning", "afternoon", "evening", "night",
-        "summer", "winter", "spring", "autumn",
+        "week",
+        "month",
+        "year",
+        "weekend",
+        "morning",
+        "afternoon",
+        "evening",
+        "night",
+        "summer",
+        "winter",
+        "spring",
+        "autumn",
     ];
     let mut index = 0;
     while index < words.len() {
         let word = bare_lower(&words[index]);
-        let next = words.get(index + 1).map(|w| bare_lower(w)).unwrap_or_default();
-        let after_next = words.get(index + 2).map(|w| bare_lower(w)).unwrap_or_default();
+        let next = words
+            .get(index + 1)
+            .map(|w| bare_lower(w))
+            .unwrap_or_default();
+        let after_next = words
+            .get(index + 2)
+            .map(|w| bare_lower(w))
+            .unwrap_or_default();
         let span = if word == "on" && WEEKDAYS.contains(&next.as_str()) {
-            if PERIODS.contains(&after_next.as_str()) { 3 } else { 2 }
+            if PERIODS.contains(&after_next.as_str()) {
+                3
+            } else {
+                2
+            }
         } else if RELATIVE.contains(&word.as_str())
             && (PERIODS.contains(&next.as_str()) || WEEKDAYS.contains(&next.as_str()))
         {
             2
-        } else if matches!(word.as_str(), "yesterday" | "today" | "tonight") || WEEKDAYS.contains(&word.as_str()) {
+        } else if matches!(word.as_str(), "yesterday" | "today" | "tonight")
+            || WEEKDAYS.contains(&word.as_str())
+        {
             1
         } else {
             0
@@ -334,10 +605,15 @@ fn write_headline_style(words: &mut Vec<String>) {
     while index < words.len() {
         let word = &words[index];
         let lower = bare_lower(word);
-        let next = words.get(index + 1).map(|w| bare_lower(w)).unwrap_or_default();
+        let next = words
+            .get(index + 1)
+            .map(|w| bare_lower(w))
+            .unwrap_or_default();
         let plain = !word.ends_with(|c: char| !c.is_alphanumeric());
         let first_verb = !main_verb_seen;
-        if is_auxiliary(&lower) || matches!(lower.as_str(), "that" | "which" | "who" | "if" | "when") {
+        if is_auxiliary(&lower)
+            || matches!(lower.as_str(), "that" | "which" | "who" | "if" | "when")
+        {
             main_verb_seen = true;
         }
         match lower.as_str() {
@@ -346,18 +622,22 @@ fn write_headline_style(words: &mut Vec<String>) {
             // `is to recall` → `to recall`.
             "is" | "are" if first_verb && plain && next == "to" => {}
             // `will unveil` → `to unveil`.
-            "will" if first_verb
-                && plain
-                && next.chars().next().is_some_and(char::is_alphabetic)
-                && !matches!(next.as_str(), "not" | "have" | "also" | "still") =>
+            "will"
+                if first_verb
+                    && plain
+                    && next.chars().next().is_some_and(char::is_alphabetic)
+                    && !matches!(next.as_str(), "not" | "have" | "also" | "still") =>
             {
                 output.push("to".to_string());
             }
             // `has been charged` → `charged`.
-            "has" | "have" if first_verb
-                && plain
-                && next == "been"
-                && words.get(index + 2).is_some_and(|w| is_participle(&bare_lower(w))) =>
+            "has" | "have"
+                if first_verb
+                    && plain
+                    && next == "been"
+                    && words
+                        .get(index + 2)
+                        .is_some_and(|w| is_participle(&bare_lower(w))) =>
             {
                 index += 2;
                 continue;
@@ -377,7 +657,13 @@ fn trim_to_length(words: &mut Vec<String>, target: usize) {
     if words.len() > target {
         // Candidate cuts: before a preposition or conjunction, or the whole clause when
         // it is within the hard limit. Overshooting the target costs twice undershooting.
-        let cost = |cut: usize| if cut <= target { target - cut } else { 2 * (cut - target) };
+        let cost = |cut: usize| {
+            if cut <= target {
+                target - cut
+            } else {
+                2 * (cut - target)
+            }
+        };
         let whole = (words.len() <= HEADLINE_MAX_WORDS).then_some(words.len());
         let boundary = (target.div_ceil(2).max(1)..words.len().min(HEADLINE_MAX_WORDS + 1))
             .filter(|&cut| {
@@ -388,7 +674,9 @@ fn trim_to_length(words: &mut Vec<String>, target: usize) {
         words.truncate(boundary.unwrap_or(target));
     }
     while words.len() > 1
-        && words.last().is_some_and(|w| TRAILING_FUNCTION_WORDS.contains(&bare_lower(w).as_str()))
+        && words
+            .last()
+            .is_some_and(|w| TRAILING_FUNCTION_WORDS.contains(&bare_lower(w).as_str()))
     {
         words.pop();
     }
@@ -397,9 +685,33 @@ fn trim_to_length(words: &mut Vec<String>, target: usize) {
 fn is_break_word(word: &str) -> bool {
     matches!(
         word,
-        "in" | "on" | "at" | "for" | "from" | "after" | "with" | "by" | "over" | "during" | "since"
-            | "as" | "while" | "and" | "but" | "because" | "despite" | "amid" | "which" | "who"
-            | "than" | "following" | "before" | "when" | "including" | "into" | "under" | "against"
+        "in" | "on"
+            | "at"
+            | "for"
+            | "from"
+            | "after"
+            | "with"
+            | "by"
+            | "over"
+            | "during"
+            | "since"
+            | "as"
+            | "while"
+            | "and"
+            | "but"
+            | "because"
+            | "despite"
+            | "amid"
+            | "which"
+            | "who"
+            | "than"
+            | "following"
+            | "before"
+            | "when"
+            | "including"
+            | "into"
+            | "under"
+            | "against"
     )
 }
 
@@ -412,9 +724,9 @@ fn finish_headline(words: &[String]) -> String {
             matches!(c, '.' | ',' | ';' | ':' | '-' | '—' | '–' | '!' | '…') || c.is_whitespace()
         });
         // A closing quote whose opening quote was cut away.
-        let unbalanced_quote = ['"', '”', '’', '\''].iter().find(|&&quote| {
-            trimmed.ends_with(quote) && !has_opening_quote_for(trimmed, quote)
-        });
+        let unbalanced_quote = ['"', '”', '’', '\'']
+            .iter()
+            .find(|&&quote| trimmed.ends_with(quote) && !has_opening_quote_for(trimmed, quote));
         headline = match unbalanced_quote {
             Some(quote) => &trimmed[..trimmed.len() - quote.len_utf8()],
             None => trimmed,
@@ -453,7 +765,9 @@ mod tests {
             "Quarterly profits at US media giant TimeWarner jumped 76% to $1.13bn"
         );
         assert_eq!(
-            compress_to_headline("Consumers want music rather than movies while on the move, says a report."),
+            compress_to_headline(
+                "Consumers want music rather than movies while on the move, says a report."
+            ),
             "Consumers want music rather than movies while on move"
         );
     }
@@ -472,13 +786,18 @@ mod tests {
 
     #[test]
     fn writes_headline_register() {
-        assert_eq!(compress_to_headline("BMW is to recall all cars with a faulty pump."), "BMW to recall all cars with faulty pump");
+        assert_eq!(
+            compress_to_headline("BMW is to recall all cars with a faulty pump."),
+            "BMW to recall all cars with faulty pump"
+        );
         assert_eq!(
             compress_to_headline("Greek sprinters Kostas Kenteris and Katerina Thanou have been suspended after failing to take drugs tests."),
             "Greek sprinters Kostas Kenteris and Katerina Thanou suspended"
         );
         assert_eq!(
-            compress_to_headline("Tom Shanklin will start in the centre for Wales against England on Saturday."),
+            compress_to_headline(
+                "Tom Shanklin will start in the centre for Wales against England on Saturday."
+            ),
             "Tom Shanklin to start in centre for Wales against England"
         );
     }
@@ -490,7 +809,9 @@ mod tests {
             "Sonia O'Sullivan has indicated that she would like to run"
         );
         assert_eq!(
-            compress_to_headline("Officials said on Friday that the bridge will reopen to traffic next month."),
+            compress_to_headline(
+                "Officials said on Friday that the bridge will reopen to traffic next month."
+            ),
             "Bridge to reopen to traffic next month"
         );
     }
@@ -500,9 +821,15 @@ mod tests {
         let long = "The committee that oversees the national railway network and its many regional operators approved a plan to replace every signal in the country";
         let headline = compress_to_headline(long);
         let words: Vec<&str> = headline.split_whitespace().collect();
-        assert!(!words.is_empty() && words.len() <= HEADLINE_MAX_WORDS, "{headline}");
+        assert!(
+            !words.is_empty() && words.len() <= HEADLINE_MAX_WORDS,
+            "{headline}"
+        );
         let last = words.last().map(|w| bare_lower(w)).unwrap_or_default();
-        assert!(!TRAILING_FUNCTION_WORDS.contains(&last.as_str()), "{headline}");
+        assert!(
+            !TRAILING_FUNCTION_WORDS.contains(&last.as_str()),
+            "{headline}"
+        );
         assert!(!headline.ends_with('.'));
     }
 
@@ -511,16 +838,33 @@ mod tests {
         assert_eq!(compress_to_headline("Hello"), "Hello");
         assert_eq!(compress_to_headline("the"), "The");
         assert_eq!(compress_to_headline("(aside)"), "(Aside)");
-        assert_eq!(compress_to_headline("According to officials, ..."), "According to officials");
+        assert_eq!(
+            compress_to_headline("According to officials, ..."),
+            "According to officials"
+        );
         let unpunctuated = "word ".repeat(50);
-        assert_eq!(compress_to_headline(&unpunctuated).split_whitespace().count(), HEADLINE_TARGET_WORDS);
+        assert_eq!(
+            compress_to_headline(&unpunctuated)
+                .split_whitespace()
+                .count(),
+            HEADLINE_TARGET_WORDS
+        );
         assert_eq!(compress_to_headline(""), "");
     }
 
     #[test]
     fn orphaned_closing_quotes_are_removed() {
-        assert_eq!(finish_headline(&["It".into(), "ended.\"".into()]), "It ended");
-        assert_eq!(finish_headline(&["\"Big".into(), "win\"".into()]), "\"Big win\"");
-        assert_eq!(finish_headline(&["Players’".into()]), "Players’".trim_end_matches('’'));
+        assert_eq!(
+            finish_headline(&["It".into(), "ended.\"".into()]),
+            "It ended"
+        );
+        assert_eq!(
+            finish_headline(&["\"Big".into(), "win\"".into()]),
+            "\"Big win\""
+        );
+        assert_eq!(
+            finish_headline(&["Players’".into()]),
+            "Players’".trim_end_matches('’')
+        );
     }
 }
