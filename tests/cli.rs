@@ -226,6 +226,15 @@ fn bad_input_gets_a_clear_error_and_no_panic() {
     std::fs::create_dir_all(&no_weights).expect("dir");
     std::fs::copy(root().join(BART).join("config.json"), no_weights.join("config.json")).expect("copy config");
     let no_weights = no_weights.to_str().expect("path").to_string();
+    // A download that was cut short: the weights file ends early.
+    let truncated = dir.join("model-with-truncated-weights");
+    std::fs::create_dir_all(&truncated).expect("dir");
+    for file in ["config.json", "tokenizer.json", "special_tokens_map.json"] {
+        std::fs::copy(root().join(BART).join(file), truncated.join(file)).expect("copy");
+    }
+    let weights = std::fs::read(root().join(BART).join("model.safetensors")).expect("weights");
+    std::fs::write(truncated.join("model.safetensors"), &weights[..weights.len() / 2]).expect("write");
+    let truncated = truncated.to_str().expect("path").to_string();
 
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["summarize", &empty, "--engine", "extractive"], "empty"),
@@ -236,6 +245,7 @@ fn bad_input_gets_a_clear_error_and_no_panic() {
         (vec!["summarize", SEED, "--engine", "extractive", "--model", "no-such-model"], "unknown model"),
         (vec!["summarize", SEED, "--engine", "extractive", "--model", &no_weights], "has no weights"),
         (vec!["summarize", SEED, "--model", &no_weights, "--headline-model", T5], "has no weights"),
+        (vec!["summarize", SEED, "--model", &truncated, "--headline-model", T5], "truncated or corrupt"),
         (vec!["summarize", SEED, "--bullets", "0"], "out of range"),
     ];
     for (args, expected) in cases {
