@@ -18,5 +18,5 @@ echo
 echo "== speed, 5 passes over the 100 CNN/DM articles"
 for pass in 1 2 3 4 5; do
   "$precis" eval --data "$eval_dir/cnndm-dev.jsonl" --engine extractive --format json |
-    python3 -c 'import json,sys; r=json.load(sys.stdin); print(f"pass '"$pass"': {r[\"articles_per_second\"]:.0f} articles/s")'
+    python3 -c "import json,sys; r=json.load(sys.stdin); print('pass $pass: %.0f articles/s' % r['articles_per_second'])"
 done

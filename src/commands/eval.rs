@@ -1,6 +1,7 @@
 //! `precis eval`: ROUGE and length statistics, either for existing predictions
 //! (`--predictions`) or by summarizing every article of a dataset (`--data`).
 
+use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
@@ -26,10 +27,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         (None, None) => return Err(anyhow!("give --data FILE (summarize and score) or --predictions FILE (score existing outputs)")),
     };
     let report = eval::aggregate(&scores, elapsed, args.per_record);
-    match args.format {
-        EvalFormat::Text => print!("{}", eval::render_text(&report)),
-        EvalFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-    }
+    let rendered = match args.format {
+        EvalFormat::Text => eval::render_text(&report),
+        EvalFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+    };
+    std::io::stdout().write_all(rendered.as_bytes())?;
     Ok(())
 }
 
