@@ -64,7 +64,6 @@ pub struct Stats {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Timings {
-    pub read: u64,
     pub load: u64,
     pub headline: u64,
     #[serde(rename = "abstract")]
