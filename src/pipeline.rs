@@ -328,17 +328,12 @@ pub fn complete_sentences(generated: &str) -> Vec<String> {
     let mut sentences: Vec<String> = text::split_sentences(&normalized).into_iter().map(|s| s.text.trim().to_string()).filter(|s| !s.is_empty()).collect();
     if sentences.len() > 1 {
         if let Some(last) = sentences.last() {
-            if !ends_sentence(last) {
+            if !text::ends_with_terminal_punctuation(last) {
                 sentences.pop();
             }
         }
     }
     sentences
-}
-
-fn ends_sentence(sentence: &str) -> bool {
-    let trimmed = sentence.trim_end_matches(['"', '\'', '”', '’', ')']);
-    trimmed.ends_with(['.', '!', '?'])
 }
 
 /// Up to `limit` sentences, skipping any that nearly repeats an earlier one.

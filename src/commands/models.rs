@@ -3,7 +3,7 @@
 use anyhow::{anyhow, Result};
 
 use crate::cli::ModelsCommand;
-use crate::hub::{self, cache::HubSettings, download};
+use crate::hub::{self, cache::HubSettings};
 
 pub fn run(command: &ModelsCommand) -> Result<()> {
     match command {
@@ -21,11 +21,10 @@ pub fn run(command: &ModelsCommand) -> Result<()> {
         ModelsCommand::Path { name } => {
             let preset = hub::find_preset(name)?.ok_or_else(|| unknown(name))?;
             let settings = HubSettings::from_env(true, false);
-            let config = download::fetch(&settings, &preset.repo, &preset.revision, "config.json")
-                .map_err(|_| anyhow!("{name} is not in the cache {}; run `precis models pull {name}` first", settings.cache_dir.display()))?;
-            hub::fetch_preset_files(&preset, &settings)
-                .map_err(|e| anyhow!("{name} is only partly in the cache ({e}); run `precis models pull {name}`"))?;
-            println!("{}", snapshot_dir(&config));
+            let files = hub::fetch_preset_files(&preset, &settings).map_err(|e| {
+                anyhow!("{name} is not (fully) in the cache {} ({e}); run `precis models pull {name}` first", settings.cache_dir.display())
+            })?;
+            println!("{}", snapshot_dir(&files.config));
             Ok(())
         }
     }
@@ -84,6 +83,5 @@ fn snapshot_dir(file: &std::path::Path) -> String {
 }
 
 fn unknown(name: &str) -> anyhow::Error {
-    let names = hub::presets().map(|all| all.into_iter().map(|p| p.name).collect::<Vec<_>>().join(", ")).unwrap_or_default();
-    anyhow!("unknown preset '{name}'. Presets: {names}")
+    anyhow!("unknown preset '{name}'. Presets: {}", hub::preset_names())
 }

@@ -450,14 +450,6 @@ mod tests {
         )
     }
 
-    /// Seeds live in the shared folder beside the project (never copied into it).
-    fn read_shared_seed(name: &str) -> String {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/seeds")
-            .join(name);
-        std::fs::read_to_string(&path)
-            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
-    }
 
     fn assert_well_formed(result: &ExtractiveSummary, source: &str) {
         assert!(!result.headline.is_empty(), "empty headline for {source:?}");
@@ -472,7 +464,7 @@ mod tests {
 
     #[test]
     fn seed_article_summary() {
-        let raw = read_shared_seed("000_edc74ea974603a46.txt");
+        let raw = crate::text::test_inputs::seed_article();
         let result = summary(&raw, LengthPreset::Medium.target_words());
         assert_well_formed(&result, "seed");
         let abstract_words: usize = result
@@ -494,7 +486,7 @@ mod tests {
 
     #[test]
     fn abstract_is_in_article_order_within_budget() {
-        let raw = read_shared_seed("000_edc74ea974603a46.txt");
+        let raw = crate::text::test_inputs::seed_article();
         let text = normalize(&raw);
         for budget in [20, 40, 80, 160] {
             let result = summarize(
@@ -626,7 +618,7 @@ mod tests {
 
     #[test]
     fn output_is_deterministic() {
-        let raw = read_shared_seed("000_edc74ea974603a46.txt");
+        let raw = crate::text::test_inputs::seed_article();
         let first = summary(&raw, 80);
         for _ in 0..5 {
             assert_eq!(summary(&raw, 80), first);
@@ -635,7 +627,7 @@ mod tests {
 
     #[test]
     fn summarize_sentences_matches_summarize() {
-        let raw = read_shared_seed("000_edc74ea974603a46.txt");
+        let raw = crate::text::test_inputs::seed_article();
         let text = normalize(&raw);
         let options = ExtractiveOptions::default();
         assert_eq!(

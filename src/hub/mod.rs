@@ -63,7 +63,13 @@ pub struct Preset {
     pub generation: OutputSettings,
 }
 
+/// The built-in presets, parsed and checked once per process.
 pub fn presets() -> Result<Vec<Preset>> {
+    static PARSED: std::sync::OnceLock<Result<Vec<Preset>, String>> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| parse_presets().map_err(|e| format!("{e:#}"))).clone().map_err(|e| anyhow!(e))
+}
+
+fn parse_presets() -> Result<Vec<Preset>> {
     PRESET_SOURCES
         .iter()
         .map(|(name, source)| {
@@ -74,6 +80,11 @@ pub fn presets() -> Result<Vec<Preset>> {
             Ok(preset)
         })
         .collect()
+}
+
+/// Preset names, comma-separated, for messages that list the choices.
+pub fn preset_names() -> String {
+    PRESET_SOURCES.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
 }
 
 pub fn find_preset(name: &str) -> Result<Option<Preset>> {
@@ -130,7 +141,7 @@ pub fn check_spec(spec: &str) -> Result<()> {
 }
 
 fn unknown_model(spec: &str) -> anyhow::Error {
-    let names = presets().map(|all| all.into_iter().map(|p| p.name).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+    let names = preset_names();
     if Path::new(spec).exists() {
         anyhow!("--model {spec}: not a directory; give a model directory (config.json, weights, tokenizer) or a preset name ({names})")
     } else {

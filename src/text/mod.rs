@@ -32,6 +32,12 @@ pub fn ends_with_terminal_punctuation(s: &str) -> bool {
 /// Inputs shared by the tests of this module and of the engines.
 #[cfg(test)]
 pub(crate) mod test_inputs {
+    /// The article the project was founded on (samples/abe-cameron-summit.txt).
+    pub(crate) fn seed_article() -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/abe-cameron-summit.txt");
+        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
+    }
+
     /// Deterministic pseudo-random strings built from the characters the rules look at.
     pub(crate) fn tricky_strings(count: usize) -> Vec<String> {
         #[rustfmt::skip]
@@ -83,3 +89,4 @@ mod tests {
         assert!(!ends_with_terminal_punctuation(""));
     }
 }
+

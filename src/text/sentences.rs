@@ -661,18 +661,10 @@ mod tests {
         assert_eq!(visible(&covered), visible(input));
     }
 
-    /// Seeds live in the shared folder beside the project (never copied into it).
-    fn read_shared_seed(name: &str) -> String {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/seeds")
-            .join(name);
-        std::fs::read_to_string(&path)
-            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
-    }
 
     #[test]
     fn seed_article_abbreviations() {
-        let raw = read_shared_seed("000_edc74ea974603a46.txt");
+        let raw = crate::text::test_inputs::seed_article();
         let text = normalize(&raw);
         assert_partition(&text);
         let sentences = split_sentences(&text);
