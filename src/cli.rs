@@ -4,7 +4,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::hub::{DEFAULT_HEADLINE_MODEL, DEFAULT_MODEL};
 use crate::length::{LengthPreset, DEFAULT_BULLETS};
-use crate::pipeline::{DeviceChoice, EngineChoice};
+use crate::pipeline::{DeviceChoice, EngineChoice, LongInputPolicy};
 use crate::render::Format;
 
 /// Summarize news articles into a headline, an abstract and bullet points.
@@ -61,6 +61,12 @@ pub struct EngineArgs {
     /// Number of bullet points.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BULLETS, value_parser = parse_bullet_count)]
     pub bullets: usize,
+
+    /// Inputs longer than the model window: chunk (summarize all of it, in window-sized chunks at
+    /// sentence boundaries, then the chunk summaries), truncate (read only the leading whole
+    /// sentences that fit; the output says what was dropped), or error.
+    #[arg(long, value_enum, default_value_t = LongInputPolicy::Chunk)]
+    pub long: LongInputPolicy,
 
     /// Where the models run.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]

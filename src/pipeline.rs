@@ -36,6 +36,18 @@ impl EngineChoice {
     }
 }
 
+/// What to do with an input longer than the model's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LongInputPolicy {
+    /// Summarize it whole: split at sentence boundaries into window-sized chunks, summarize each,
+    /// then summarize the joined chunk summaries (again, while they are still too long).
+    Chunk,
+    /// Read only the leading whole sentences that fit; the output says how much was dropped.
+    Truncate,
+    /// Refuse it, with its token count and the window.
+    Error,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DeviceChoice {
     /// CUDA when available, else CPU.
@@ -52,6 +64,7 @@ pub struct SummarizeOptions {
     pub headline_model: String,
     pub length: LengthPreset,
     pub bullets: usize,
+    pub long: LongInputPolicy,
     pub device: DeviceChoice,
     pub hub: HubSettings,
 }
@@ -124,37 +137,71 @@ impl Summarizer {
         let extractive = |bullets: usize| extractive::summarize_sentences(&sentences, &ExtractiveOptions { abstract_words: target_words, bullets });
         let (headline, abstract_text, bullets, engines, models, generation) = match (&self.abstract_model, &self.headline_model) {
             (Some(abstract_model), Some(headline_model)) => {
-                let window = abstract_model.model.window();
-                let fitted = fit_window(&abstract_model.model, &sentences, window);
-                stats.input_tokens = Some(fitted.input_tokens);
-                stats.tokens_used = Some(fitted.tokens_used);
+                let model = &abstract_model.model;
+                let window = model.window();
+                let sentence_texts: Vec<String> = sentences.iter().map(|s| s.text.clone()).collect();
+                let whole = model.encode(&sentence_texts.join(" "));
+                stats.input_tokens = Some(whole.len());
+                stats.tokens_used = Some(whole.len());
                 stats.window = Some(window);
-                if fitted.tokens_used < fitted.input_tokens {
-                    stats.truncated = true;
-                    stats.dropped_tokens = fitted.input_tokens - fitted.tokens_used;
-                    warnings.push(format!(
-                        "{}: {} tokens exceed the {}-token window of {}; summarized the first {} of {} sentences ({} tokens) and dropped {} tokens",
-                        document.origin,
-                        fitted.input_tokens,
-                        window,
-                        abstract_model.resolved.spec,
-                        fitted.sentences_used,
-                        sentences.len(),
-                        fitted.tokens_used,
-                        stats.dropped_tokens
-                    ));
-                }
+                stats.chunks = Some(1);
+                stats.passes = Some(1);
+                let encoder_input = if whole.len() <= window {
+                    whole
+                } else {
+                    match self.options.long {
+                        LongInputPolicy::Error => bail!(
+                            "{}: {} tokens exceed the {window}-token window of {}; use --long chunk to summarize it whole, or --long truncate to read only its beginning",
+                            document.origin,
+                            whole.len(),
+                            abstract_model.resolved.spec
+                        ),
+                        LongInputPolicy::Truncate => {
+                            let fitted = fit_window(model, &sentences, window);
+                            stats.tokens_used = Some(fitted.tokens_used);
+                            stats.truncated = true;
+                            stats.dropped_tokens = fitted.input_tokens - fitted.tokens_used;
+                            warnings.push(format!(
+                                "{}: {} tokens exceed the {}-token window of {}; --long truncate: summarized the first {} of {} sentences ({} tokens) and dropped {} tokens",
+                                document.origin,
+                                fitted.input_tokens,
+                                window,
+                                abstract_model.resolved.spec,
+                                fitted.sentences_used,
+                                sentences.len(),
+                                fitted.tokens_used,
+                                stats.dropped_tokens
+                            ));
+                            fitted.ids
+                        }
+                        LongInputPolicy::Chunk => {
+                            let step = Instant::now();
+                            let condensed = condense(model, sentence_texts, &abstract_model.resolved.generation.abstract_)?;
+                            timings.chunks = step.elapsed().as_millis() as u64;
+                            stats.chunks = Some(condensed.first_pass_chunks);
+                            stats.passes = Some(condensed.passes + 1);
+                            stats.split_sentences = condensed.split_sentences;
+                            if condensed.split_sentences > 0 {
+                                warnings.push(format!(
+                                    "{}: {} sentence(s) longer than the {window}-token window were split at word boundaries",
+                                    document.origin, condensed.split_sentences
+                                ));
+                            }
+                            model.encode(&condensed.text)
+                        }
+                    }
+                };
                 let abstract_settings = scale_for_length(&abstract_model.resolved.generation.abstract_, self.options.length);
                 let bullet_settings = abstract_model.resolved.generation.bullets;
 
                 let step = Instant::now();
-                let abstract_raw = generate_text(abstract_model, &fitted.ids, &abstract_settings)?;
+                let abstract_raw = generate_text(abstract_model, &encoder_input, &abstract_settings)?;
                 timings.abstract_ = step.elapsed().as_millis() as u64;
                 let abstract_text = complete_sentences(&abstract_raw).join(" ");
 
                 let step = Instant::now();
                 let bullet_source =
-                    if bullet_settings == abstract_settings { abstract_raw.clone() } else { generate_text(abstract_model, &fitted.ids, &bullet_settings)? };
+                    if bullet_settings == abstract_settings { abstract_raw.clone() } else { generate_text(abstract_model, &encoder_input, &bullet_settings)? };
                 let mut bullets = distinct_sentences(&complete_sentences(&bullet_source), self.options.bullets);
                 let mut bullets_engine = EngineKind::Abstractive;
                 let wanted = self.options.bullets.min(3);
@@ -269,6 +316,90 @@ fn load(resolved: ResolvedModel, device: Device) -> Result<LoadedModel> {
 
 fn model_used(role: &str, resolved: &ResolvedModel) -> ModelUsed {
     ModelUsed { role: role.to_string(), id: resolved.id.clone(), revision: resolved.revision.clone(), license: resolved.license.clone() }
+}
+
+/// Chunks of one pass are generated this many at a time (one padded batch).
+const CHUNK_BATCH: usize = 8;
+/// Sentences shared by consecutive chunks, so that no chunk starts without context.
+const CHUNK_OVERLAP: usize = 1;
+/// Give up on an input that needs more passes than this (each pass shrinks it at least fourfold).
+const MAX_PASSES: usize = 8;
+
+struct Condensed {
+    /// Joined chunk summaries, short enough for one window.
+    text: String,
+    first_pass_chunks: usize,
+    passes: usize,
+    split_sentences: usize,
+}
+
+/// Map-reduce over a long input: summarize window-sized chunks (batched through the model), join
+/// the summaries, and repeat while the joined text is still longer than the window.
+fn condense(model: &Seq2SeqModel, mut sentences: Vec<String>, medium: &GenerationSettings) -> Result<Condensed> {
+    let window = model.window();
+    // Chunk summaries are at most a quarter of the window, so every pass shrinks the text fourfold.
+    let max_tokens = medium.max_tokens.min((window / 4).max(2) as u32);
+    let settings = GenerationSettings { max_tokens, min_tokens: medium.min_tokens.min(max_tokens / 2), ..*medium };
+    let overhead = model.count_tokens("");
+    let budget = window.saturating_sub(overhead).max(1);
+    let mut condensed = Condensed { text: String::new(), first_pass_chunks: 0, passes: 0, split_sentences: 0 };
+    loop {
+        let (units, split) = split_oversized(model, &sentences, budget, overhead);
+        let unit_tokens: Vec<usize> = units.iter().map(|u| model.count_tokens(&format!(" {u}")).saturating_sub(overhead)).collect();
+        let joined = |range: std::ops::Range<usize>| units[range].join(" ");
+        let chunks = crate::chunk::plan(&unit_tokens, budget, CHUNK_OVERLAP, |range| model.count_tokens(&joined(range)) <= window);
+        if condensed.passes == 0 {
+            condensed.first_pass_chunks = chunks.len();
+            condensed.split_sentences = split;
+        }
+        let mut summaries = Vec::with_capacity(chunks.len());
+        for batch in chunks.chunks(CHUNK_BATCH) {
+            let inputs: Vec<Vec<i64>> = batch.iter().map(|range| model.encode(&joined(range.clone()))).collect();
+            for output in model.generate(&inputs, &settings)? {
+                summaries.extend(complete_sentences(&model.decode(&output)));
+            }
+        }
+        condensed.passes += 1;
+        let text = summaries.join(" ");
+        let tokens = model.count_tokens(&text);
+        if tokens <= window {
+            condensed.text = text;
+            return Ok(condensed);
+        }
+        if condensed.passes >= MAX_PASSES {
+            bail!("the input is still {tokens} tokens after {} chunk passes; try --long truncate", condensed.passes);
+        }
+        sentences = summaries;
+    }
+}
+
+/// Sentences as chunking units; a sentence longer than the budget is cut at word boundaries
+/// into pieces that fit (returned count: how many sentences were cut).
+fn split_oversized(model: &Seq2SeqModel, sentences: &[String], budget: usize, overhead: usize) -> (Vec<String>, usize) {
+    let mut units = Vec::with_capacity(sentences.len());
+    let mut split = 0;
+    for sentence in sentences {
+        if model.count_tokens(sentence).saturating_sub(overhead) <= budget {
+            units.push(sentence.clone());
+            continue;
+        }
+        split += 1;
+        let mut piece: Vec<&str> = Vec::new();
+        for word in sentence.split_whitespace() {
+            piece.push(word);
+            if piece.len() > 1 && model.count_tokens(&piece.join(" ")).saturating_sub(overhead) > budget {
+                piece.pop();
+                units.push(piece.join(" "));
+                piece = vec![word];
+            }
+        }
+        if !piece.is_empty() {
+            // A single "word" longer than the window (e.g. a pasted blob) is kept whole; the
+            // exact fit test then gives it a chunk of its own.
+            units.push(piece.join(" "));
+        }
+    }
+    (units, split)
 }
 
 /// The encoder input for a model: the whole text when it fits the window, otherwise the longest

@@ -59,12 +59,21 @@ pub struct Stats {
     /// True only when part of the input was not read by the model.
     pub truncated: bool,
     pub dropped_tokens: usize,
+    /// Window-sized chunks of the first pass (1 when the input fits; null for the extractive engine).
+    pub chunks: Option<usize>,
+    /// Model passes that produced the abstract: 1 when the input fits, more when chunk summaries
+    /// were summarized again.
+    pub passes: Option<usize>,
+    /// Sentences longer than the window, split at word boundaries to be read.
+    pub split_sentences: usize,
     pub output_words: usize,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Timings {
     pub load: u64,
+    /// Summarizing the chunks of a long input (0 when it fits the window).
+    pub chunks: u64,
     pub headline: u64,
     #[serde(rename = "abstract")]
     pub abstract_: u64,
@@ -185,6 +194,10 @@ fn footer(record: &SummaryRecord) -> String {
         input.push_str(&format!(", {tokens} tokens"));
         if stats.truncated {
             input.push_str(&format!(" (TRUNCATED: read {used}, dropped {})", stats.dropped_tokens));
+        } else if let (Some(chunks), Some(passes)) = (stats.chunks, stats.passes) {
+            if chunks > 1 {
+                input.push_str(&format!(", read whole in {chunks} chunks, {passes} passes"));
+            }
         }
     }
     parts.push(input);

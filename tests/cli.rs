@@ -83,7 +83,7 @@ fn assert_summary_shape(record: &Value) {
 #[test]
 fn summarize_with_fixture_models_gives_headline_abstract_bullets_in_json() {
     let cache = scratch("json");
-    let output = run(precis(&cache).args(["summarize", SEED, "--model", BART, "--headline-model", T5, "--format", "json"]));
+    let output = run(precis(&cache).args(["summarize", SEED, "--model", BART, "--headline-model", T5, "--format", "json", "--long", "truncate"]));
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     let record = json(&output);
     assert_summary_shape(&record);
@@ -93,7 +93,8 @@ fn summarize_with_fixture_models_gives_headline_abstract_bullets_in_json() {
     assert_eq!(record["models"][0]["revision"], "local");
     assert_eq!(record["models"][1]["id"], T5);
     assert_eq!(record["settings"]["length"], "medium");
-    // The seed article is longer than the fixture's 256-token window: that must be reported, not hidden.
+    // The seed article is longer than the fixture's 256-token window; under --long truncate that
+    // must be reported, not hidden.
     let stats = &record["stats"];
     assert_eq!(stats["window"], 256);
     assert_eq!(stats["truncated"], true);
@@ -101,10 +102,63 @@ fn summarize_with_fixture_models_gives_headline_abstract_bullets_in_json() {
     let used = stats["tokens_used"].as_u64().expect("tokens_used");
     assert!(used <= 256 && used < input_tokens);
     assert_eq!(stats["dropped_tokens"].as_u64(), Some(input_tokens - used));
-    assert!(stderr(&output).contains("exceed the 256-token window"), "stderr: {}", stderr(&output));
+    assert!(stderr(&output).contains("exceed the 256-token window") && stderr(&output).contains("dropped"), "stderr: {}", stderr(&output));
     assert!(record["warnings"].as_array().expect("warnings").iter().any(|w| w.as_str().unwrap_or("").contains("dropped")));
     // The generation settings actually used are recorded per output.
     assert_eq!(record["settings"]["generation"]["abstract"]["beams"], 4);
+}
+
+/// About 12,000 words of real article text: the text samples, repeated.
+fn long_document(dir: &Path) -> PathBuf {
+    let parts: Vec<String> = [SEED, "samples/port-alder-budget.txt"]
+        .iter()
+        .map(|p| std::fs::read_to_string(root().join(p)).expect("sample"))
+        .collect();
+    let mut text = String::new();
+    while words(&text) < 12_000 {
+        for part in &parts {
+            text.push_str(part);
+            text.push_str("\n\n");
+        }
+    }
+    let path = dir.join("long.txt");
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[test]
+fn long_input_is_chunked_and_read_whole_by_default() {
+    let cache = scratch("long");
+    let path = long_document(&scratch("long-input"));
+    let output = run(precis(&cache).args(["summarize", path.to_str().expect("path"), "--model", BART, "--headline-model", T5, "--format", "json"]));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let record = json(&output);
+    assert_summary_shape(&record);
+    let stats = &record["stats"];
+    assert!(stats["input_words"].as_u64().expect("words") >= 12_000);
+    assert!(stats["chunks"].as_u64().expect("chunks") > 1, "{stats}");
+    assert!(stats["passes"].as_u64().expect("passes") >= 2, "{stats}");
+    assert_eq!(stats["tokens_used"], stats["input_tokens"]);
+    assert_eq!(stats["truncated"], false);
+    assert_eq!(stats["dropped_tokens"], 0);
+    assert!(!stderr(&output).contains("dropped"), "{}", stderr(&output));
+}
+
+#[test]
+fn long_input_policy_error_and_truncate_give_the_counts() {
+    let cache = scratch("long-policy");
+    let output = run(precis(&cache).args(["summarize", SEED, "--model", BART, "--headline-model", T5, "--long", "error"]));
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains(SEED) && message.contains("tokens exceed the 256-token window") && message.contains("--long chunk"), "{message}");
+    let tokens: Vec<u64> = message.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert!(tokens.iter().any(|&t| t > 256), "the message gives the input's token count: {message}");
+
+    let output = run(precis(&cache).args(["summarize", SEED, "--model", BART, "--headline-model", T5, "--long", "truncate", "--format", "json"]));
+    let stats = &json(&output)["stats"];
+    assert_eq!(stats["truncated"], true);
+    assert!(stats["dropped_tokens"].as_u64().expect("dropped") > 0);
+    assert_eq!(stats["chunks"], 1);
 }
 
 #[test]
@@ -119,6 +173,8 @@ fn input_within_the_window_is_read_whole() {
     assert_eq!(stats["truncated"], false);
     assert_eq!(stats["dropped_tokens"], 0);
     assert_eq!(stats["input_tokens"], stats["tokens_used"]);
+    assert_eq!(stats["chunks"], 1);
+    assert_eq!(stats["passes"], 1);
 }
 
 #[test]

@@ -16,6 +16,7 @@ pub fn summarize_options(args: &EngineArgs) -> SummarizeOptions {
         headline_model: args.headline_model.clone(),
         length: args.length,
         bullets: args.bullets,
+        long: args.long,
         device: args.device,
         hub: HubSettings::from_env(args.offline, !args.quiet),
     }
