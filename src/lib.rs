@@ -1,7 +1,8 @@
 //! precis: news articles → headline, abstract and bullet points.
 //!
 //! Data path: input (file, stdin) → `input::Document` → `text` (normalize, sentences) →
-//! `pipeline` (engine choice, windows) → `engine` (seq2seq through rust-bert, or extractive) →
+//! `pipeline` (engine choice, windows) → `engine` (seq2seq: rust-bert's networks with precis's
+//! own decoding loop; or extractive) →
 //! `render::SummaryRecord` → text / JSON / JSONL / Markdown. See docs/ARCHITECTURE.md.
 
 pub mod chunk;

@@ -1,28 +1,25 @@
-//! Abstractive summarization with pretrained seq2seq models (BART, PEGASUS, T5) through rust-bert.
+//! Abstractive summarization with pretrained seq2seq models (BART, PEGASUS, T5).
 //!
-//! Owns: turning a model directory's files (config, weights, tokenizer) into a loaded rust-bert
-//! generator, encoding text with the model's own tokenizer and input prefix, and generating with
-//! precis's own per-output settings. rust-bert's summarization pipeline is not used: it ignores
-//! the model's generation settings and always prefixes T5 input with `summarize: `.
+//! Owns: turning a model directory's files (config, weights, tokenizer) into a loaded model
+//! (rust-bert's network types, `engine::network`), encoding text with the model's own tokenizer
+//! and input prefix, generating with precis's own per-output settings through precis's own
+//! decoding loop (`engine::decode`, transformers 4.44 semantics), and decoding ids to text.
+//! Neither rust-bert's summarization pipeline nor its generators are used.
 //!
 //! It does not decide what to summarize (`pipeline`) or where the files come from (`hub`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
 
 use anyhow::{anyhow, bail, Context, Result};
-use rust_bert::bart::BartGenerator;
-use rust_bert::pegasus::PegasusConditionalGenerator;
-use rust_bert::pipelines::common::{ModelResource, ModelType, TokenizerOption};
-use rust_bert::pipelines::generation_utils::{GenerateConfig, GenerateOptions, LanguageGenerator};
-use rust_bert::resources::{BufferResource, LocalResource};
-use rust_bert::t5::T5Generator;
+use rust_bert::pipelines::common::{ModelType, TokenizerOption};
 use rust_tokenizers::tokenizer::TruncationStrategy;
 use serde::{Deserialize, Serialize};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
-use crate::hub::weights::{self, WeightsPlan};
+use super::decode::{self, SpecialTokens};
+use super::network::Network;
+use crate::hub::weights;
 
 /// The model families precis can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,33 +95,22 @@ pub struct ModelFiles {
     pub tokenizer: TokenizerFiles,
 }
 
-enum Generator {
-    Bart(BartGenerator),
-    Pegasus(PegasusConditionalGenerator),
-    T5(T5Generator),
-}
-
 /// A loaded seq2seq model, ready to encode, generate and decode.
 pub struct Seq2SeqModel {
     architecture: Architecture,
-    generator: Generator,
+    network: Network,
+    /// Decoder start, end-of-sequence, pad and forced tokens, from config.json.
+    tokens: SpecialTokens,
     tokenizer: TokenizerOption,
     prefix: String,
+    /// Fills the encoder input of shorter batch rows (masked out).
     pad_id: i64,
     device: Device,
     /// The input window in tokens: what the model can read at once.
     window: usize,
-    /// rust-bert's PEGASUS generator ignores config.json's `forced_eos_token_id`; precis applies
-    /// it itself (the end-of-sequence token is the only choice at the last step, as in transformers).
-    forced_eos: Option<ForcedEos>,
     /// rust_tokenizers' SentencePiece reader does not apply the model's whitespace normalization
     /// (runs of spaces and newlines become one space), which Hugging Face's tokenizers do.
     collapse_whitespace: bool,
-}
-
-struct ForcedEos {
-    token: i64,
-    all_tokens: Vec<i64>,
 }
 
 impl Seq2SeqModel {
@@ -137,50 +123,14 @@ impl Seq2SeqModel {
         device: Device,
     ) -> Result<Seq2SeqModel> {
         let scratch = ScratchDir::new()?;
-        let config = prepare_config(&files.config, architecture, &scratch)?;
+        let config = prepare_config(&files.config, architecture)?;
+        let tokens = SpecialTokens::from_config(&config.value).with_context(|| format!("in {}", files.config.display()))?;
         let tokenizer = load_tokenizer(&files.tokenizer, architecture, &scratch)?;
         let plan = weights::inspect(&files.weights, architecture)?;
-        let model_resource = match plan {
-            WeightsPlan::AsIs => ModelResource::Torch(Box::new(LocalResource { local_path: files.weights.clone() })),
-            WeightsPlan::RenameTiedEmbedding { from, to } => {
-                ModelResource::Torch(Box::new(renamed_weights_buffer(&files.weights, &from, &to)?))
-            }
-        };
-        let generate_config = GenerateConfig {
-            model_type: architecture.model_type(),
-            model_resource,
-            config_resource: Box::new(LocalResource { local_path: config.path.clone() }),
-            vocab_resource: Box::new(LocalResource { local_path: files.config.clone() }),
-            merges_resource: None,
-            min_length: 0,
-            max_length: Some(20),
-            do_sample: false,
-            early_stopping: false,
-            num_beams: 1,
-            temperature: 1.0,
-            top_k: 0,
-            top_p: 1.0,
-            repetition_penalty: 1.0,
-            length_penalty: 1.0,
-            no_repeat_ngram_size: 0,
-            num_return_sequences: 1,
-            num_beam_groups: None,
-            diversity_penalty: None,
-            device,
-            // Weights stored in fp16 are cast to fp32 on the CPU, as transformers does.
-            kind: if device == Device::Cpu { Some(Kind::Float) } else { None },
-        };
         let weights_name = files.weights.display().to_string();
-        let built = quietly(|| -> Result<Generator, rust_bert::RustBertError> {
-            Ok(match architecture {
-                Architecture::Bart => Generator::Bart(BartGenerator::new_with_tokenizer(generate_config, tokenizer_clone(&files.tokenizer, architecture, &scratch)?)?),
-                Architecture::Pegasus => Generator::Pegasus(PegasusConditionalGenerator::new_with_tokenizer(generate_config, tokenizer_clone(&files.tokenizer, architecture, &scratch)?)?),
-                Architecture::T5 => Generator::T5(T5Generator::new_with_tokenizer(generate_config, tokenizer_clone(&files.tokenizer, architecture, &scratch)?)?),
-            })
-        });
-        let generator = match built {
-            Ok(Ok(generator)) => generator,
-            Ok(Err(error)) => return Err(weights_error(&weights_name, &error.to_string())),
+        let network = match quietly(|| Network::load(architecture, &config.model_config, &files.weights, &plan, device)) {
+            Ok(Ok(network)) => network,
+            Ok(Err(error)) => return Err(weights_error(&weights_name, &format!("{error:#}"))),
             Err(panic) => return Err(weights_error(&weights_name, &panic)),
         };
         let pad_id = config.pad_token_id.or_else(|| tokenizer.get_pad_id()).unwrap_or(0);
@@ -190,11 +140,7 @@ impl Seq2SeqModel {
             (wanted, positions) => wanted.or(positions).unwrap_or(512),
         };
         let collapse_whitespace = matches!(files.tokenizer, TokenizerFiles::SentencePiece { .. });
-        let forced_eos = match (architecture, config.forced_eos_token_id, config.vocab_size) {
-            (Architecture::Pegasus, Some(token), Some(vocab)) => Some(ForcedEos { token, all_tokens: (0..vocab).collect() }),
-            _ => None,
-        };
-        Ok(Seq2SeqModel { architecture, generator, tokenizer, prefix: prefix.to_string(), pad_id, device, window, forced_eos, collapse_whitespace })
+        Ok(Seq2SeqModel { architecture, network, tokens, tokenizer, prefix: prefix.to_string(), pad_id, device, window, collapse_whitespace })
     }
 
     pub fn architecture(&self) -> Architecture {
@@ -221,14 +167,17 @@ impl Seq2SeqModel {
         self.encode(text).len()
     }
 
-    /// Generates one output per input. Inputs are right-padded into one batch, as transformers does.
+    /// Generates one output per input. Inputs are right-padded into one batch with an attention
+    /// mask, as transformers does, and decoded by precis's own loop (`engine::decode`), which
+    /// gives the ids transformers 4.44's `generate()` gives: each row starts with the decoder
+    /// start token, and rows that end early are padded to the batch's length.
     pub fn generate(&self, inputs: &[Vec<i64>], settings: &GenerationSettings) -> Result<Vec<Vec<i64>>> {
         settings.validate("generation settings")?;
         if inputs.is_empty() {
             return Ok(Vec::new());
         }
         let longest = inputs.iter().map(Vec::len).max().unwrap_or(0);
-        if longest == 0 {
+        if inputs.iter().any(Vec::is_empty) {
             bail!("cannot generate from an empty input");
         }
         if longest > self.window {
@@ -243,42 +192,20 @@ impl Seq2SeqModel {
             mask.extend(std::iter::repeat(0i64).take(longest - input.len()));
         }
         let shape = [inputs.len() as i64, longest as i64];
-        let input_ids = Tensor::from_slice(&ids).view(shape).to_device(self.device);
-        let attention_mask = Tensor::from_slice(&mask).view(shape).to_device(self.device);
-        let last_step = i64::from(settings.max_tokens) - 1;
-        let force_eos_at_last_step = |_batch: i64, sequence: &Tensor| -> Vec<i64> {
-            match &self.forced_eos {
-                Some(forced) if sequence.size().first().copied() == Some(last_step) => vec![forced.token],
-                Some(forced) => forced.all_tokens.clone(),
-                None => Vec::new(),
-            }
-        };
-        let options = GenerateOptions {
-            min_length: Some(i64::from(settings.min_tokens)),
-            max_length: Some(i64::from(settings.max_tokens)),
-            num_beams: Some(i64::from(settings.beams)),
-            length_penalty: Some(settings.length_penalty),
-            no_repeat_ngram_size: Some(i64::from(settings.no_repeat_ngram)),
-            early_stopping: Some(settings.early_stopping),
-            do_sample: Some(false),
-            num_return_sequences: Some(1),
-            prefix_allowed_tokens_fn: if self.forced_eos.is_some() { Some(&force_eos_at_last_step) } else { None },
-            ..Default::default()
-        };
-        let generated = quietly(|| match &self.generator {
-            Generator::Bart(g) => g.generate_from_ids_and_past(input_ids, Some(attention_mask), Some(options)),
-            Generator::Pegasus(g) => g.generate_from_ids_and_past(input_ids, Some(attention_mask), Some(options)),
-            Generator::T5(g) => g.generate_from_ids_and_past(input_ids, Some(attention_mask), Some(options)),
+        let generated = quietly(|| -> Result<Vec<Vec<i64>>> {
+            let input_ids = Tensor::f_from_slice(&ids)?.f_view(shape)?.f_to_device(self.device)?;
+            let attention_mask = Tensor::f_from_slice(&mask)?.f_view(shape)?.f_to_device(self.device)?;
+            decode::generate(&self.network, &input_ids, &attention_mask, settings, &self.tokens)
         });
         let outputs = match generated {
             Ok(Ok(outputs)) => outputs,
-            Ok(Err(error)) => bail!("generation failed: {error}"),
-            Err(panic) => bail!("generation failed inside rust-bert: {panic}"),
+            Ok(Err(error)) => bail!("generation failed: {error:#}"),
+            Err(panic) => bail!("generation failed inside libtorch: {panic}"),
         };
         if outputs.len() != inputs.len() {
             bail!("generation returned {} outputs for {} inputs", outputs.len(), inputs.len());
         }
-        Ok(outputs.into_iter().map(|output| output.indices).collect())
+        Ok(outputs)
     }
 
     /// Text of generated ids, special tokens removed, tokenization spaces cleaned up
@@ -332,7 +259,7 @@ fn install_quiet_panic_hook() {
 }
 
 /// A private temporary directory for files rust-bert insists on reading from disk
-/// (a cleaned-up config, a special tokens map); removed when dropped.
+/// (a special tokens map); removed when dropped.
 struct ScratchDir {
     path: PathBuf,
 }
@@ -354,24 +281,40 @@ impl Drop for ScratchDir {
 }
 
 struct PreparedConfig {
-    path: PathBuf,
+    /// config.json with the legacy keys transformers understands mapped (what decoding reads).
+    value: serde_json::Value,
+    /// The same, shaped for rust-bert's config types (what the network is built from).
+    model_config: serde_json::Value,
     pad_token_id: Option<i64>,
     max_positions: Option<usize>,
-    forced_eos_token_id: Option<i64>,
-    vocab_size: Option<i64>,
 }
 
 /// Reads config.json, fixes the traps rust-bert falls into with real Hub configs, and checks that
 /// it parses as the architecture's config (rust-bert would panic on a bad one).
-fn prepare_config(path: &Path, architecture: Architecture, scratch: &ScratchDir) -> Result<PreparedConfig> {
+fn prepare_config(path: &Path, architecture: Architecture) -> Result<PreparedConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the model config {}", path.display()))?;
     let mut config: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("the model config {} is not valid JSON; fetch it again or fix the file", path.display()))?;
     let object = config
         .as_object_mut()
         .ok_or_else(|| anyhow!("the model config {} is not a JSON object", path.display()))?;
-    match architecture {
-        Architecture::T5 => {
+    if let Architecture::Bart | Architecture::Pegasus = architecture {
+        // transformers maps the legacy flag to forced_bos_token_id.
+        let legacy_force_bos = object.get("force_bos_token_to_be_generated").and_then(|v| v.as_bool()) == Some(true);
+        if legacy_force_bos && object.get("forced_bos_token_id").map_or(true, |v| v.is_null()) {
+            let bos = object.get("bos_token_id").cloned().unwrap_or(serde_json::json!(0));
+            object.insert("forced_bos_token_id".into(), bos);
+        }
+    }
+    let pad_token_id = object.get("pad_token_id").and_then(|v| v.as_i64());
+    let max_positions = match architecture {
+        Architecture::Bart | Architecture::Pegasus => object.get("max_position_embeddings").and_then(|v| v.as_u64()).map(|v| v as usize),
+        Architecture::T5 => None,
+    };
+
+    let mut model_config = config.clone();
+    if let Some(object) = model_config.as_object_mut() {
+        if architecture == Architecture::T5 {
             // rust-bert's T5Config requires all four of its known tasks when the key is present.
             let complete = object.get("task_specific_params").and_then(|v| v.as_object()).map_or(true, |tasks| {
                 ["summarization", "translation_en_to_de", "translation_en_to_fr", "translation_en_to_ro"]
@@ -382,31 +325,25 @@ fn prepare_config(path: &Path, architecture: Architecture, scratch: &ScratchDir)
                 object.remove("task_specific_params");
             }
         }
-        Architecture::Bart | Architecture::Pegasus => {
-            // transformers maps the legacy flag to forced_bos_token_id; rust-bert reads only the new key.
-            let legacy_force_bos = object.get("force_bos_token_to_be_generated").and_then(|v| v.as_bool()) == Some(true);
-            if legacy_force_bos && object.get("forced_bos_token_id").map_or(true, |v| v.is_null()) {
-                let bos = object.get("bos_token_id").cloned().unwrap_or(serde_json::json!(0));
-                object.insert("forced_bos_token_id".into(), bos);
+        // rust-bert's config types take one id where transformers allows a list; the network
+        // does not use these ids (decoding reads them from `value`).
+        for key in ["eos_token_id", "forced_eos_token_id"] {
+            if let Some(first) = object.get(key).and_then(|v| v.as_array()).map(|ids| ids.first().cloned().unwrap_or(serde_json::Value::Null)) {
+                object.insert(key.into(), first);
             }
         }
+        // The decoding loop needs the key/value cache and nothing else from the decoder.
+        object.insert("output_past".into(), serde_json::json!(true));
+        object.insert("output_attentions".into(), serde_json::json!(false));
+        object.insert("output_hidden_states".into(), serde_json::json!(false));
     }
-    let pad_token_id = object.get("pad_token_id").and_then(|v| v.as_i64());
-    let forced_eos_token_id = object.get("forced_eos_token_id").and_then(|v| v.as_i64());
-    let vocab_size = object.get("vocab_size").and_then(|v| v.as_i64());
-    let max_positions = match architecture {
-        Architecture::Bart | Architecture::Pegasus => object.get("max_position_embeddings").and_then(|v| v.as_u64()).map(|v| v as usize),
-        Architecture::T5 => None,
-    };
     let check = match architecture {
-        Architecture::Bart => serde_json::from_value::<rust_bert::bart::BartConfig>(config.clone()).map(|_| ()),
-        Architecture::Pegasus => serde_json::from_value::<rust_bert::pegasus::PegasusConfig>(config.clone()).map(|_| ()),
-        Architecture::T5 => serde_json::from_value::<rust_bert::t5::T5Config>(config.clone()).map(|_| ()),
+        Architecture::Bart => serde_json::from_value::<rust_bert::bart::BartConfig>(model_config.clone()).map(|_| ()),
+        Architecture::Pegasus => serde_json::from_value::<rust_bert::pegasus::PegasusConfig>(model_config.clone()).map(|_| ()),
+        Architecture::T5 => serde_json::from_value::<rust_bert::t5::T5Config>(model_config.clone()).map(|_| ()),
     };
     check.map_err(|e| anyhow!("the model config {} is not a valid {} config: {e}", path.display(), architecture.name()))?;
-    let cleaned = scratch.path.join("config.json");
-    std::fs::write(&cleaned, serde_json::to_vec(&config)?).with_context(|| format!("cannot write {}", cleaned.display()))?;
-    Ok(PreparedConfig { path: cleaned, pad_token_id, max_positions, forced_eos_token_id, vocab_size })
+    Ok(PreparedConfig { value: config, model_config, pad_token_id, max_positions })
 }
 
 fn load_tokenizer(files: &TokenizerFiles, architecture: Architecture, scratch: &ScratchDir) -> Result<TokenizerOption> {
@@ -431,11 +368,6 @@ fn load_tokenizer(files: &TokenizerFiles, architecture: Architecture, scratch: &
         }
     };
     Ok(loaded)
-}
-
-/// rust-bert's generators take ownership of a tokenizer; TokenizerOption is not Clone, so load twice.
-fn tokenizer_clone(files: &TokenizerFiles, architecture: Architecture, scratch: &ScratchDir) -> Result<TokenizerOption, rust_bert::RustBertError> {
-    load_tokenizer(files, architecture, scratch).map_err(|e| rust_bert::RustBertError::TokenizerError(e.to_string()))
 }
 
 fn path_str(path: &Path) -> Result<&str> {
@@ -480,18 +412,4 @@ fn write_default_special_tokens_map(architecture: Architecture, scratch: &Scratc
     let path = scratch.path.join("special_tokens_map.json");
     std::fs::write(&path, serde_json::to_vec(&map)?).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
-}
-
-/// Hub safetensors files written since late 2023 keep the tied embedding only under
-/// `model.decoder.embed_tokens.weight`; rust-bert wants `model.shared.weight`. The tensors are
-/// renamed in memory and handed over in libtorch's own format; the file on disk is untouched.
-fn renamed_weights_buffer(path: &Path, from: &str, to: &str) -> Result<BufferResource> {
-    let tensors = Tensor::read_safetensors(path).map_err(|e| weights_error(&path.display().to_string(), &e.to_string()))?;
-    let renamed: Vec<(String, Tensor)> = tensors
-        .into_iter()
-        .map(|(name, tensor)| if name == from { (to.to_string(), tensor) } else { (name, tensor) })
-        .collect();
-    let mut buffer = Vec::new();
-    Tensor::save_multi_to_stream(&renamed, &mut buffer).map_err(|e| anyhow!("cannot re-serialize the weights of {}: {e}", path.display()))?;
-    Ok(BufferResource { data: Arc::new(RwLock::new(buffer)) })
 }

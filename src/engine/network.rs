@@ -1,0 +1,173 @@
+//! The neural networks behind the seq2seq engine: rust-bert's BART, PEGASUS and T5 model types,
+//! built on a `tch::nn::VarStore` that precis fills from the weights file itself, and driven one
+//! decoder step at a time for `engine::decode`.
+//!
+//! Owns: building the model for an architecture and a (cleaned) config, loading the weights
+//! (safetensors or libtorch archive; fp16 files cast to fp32 on the CPU; the Hub's tied-embedding
+//! alias read under the name rust-bert expects), the encoder pass, decoder steps with rust-bert's
+//! layer caches, and cache reordering for beam search.
+//!
+//! It does not decide how to decode (`decode`) nor read tokenizers and configs (`seq2seq`).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Result};
+use rust_bert::bart::{BartConfig, BartForConditionalGeneration, LayerState as BartLayerState};
+use rust_bert::pegasus::{PegasusConfig, PegasusForConditionalGeneration};
+use rust_bert::t5::{LayerState as T5LayerState, T5Config, T5ForConditionalGeneration};
+use tch::{nn, Device, Tensor};
+
+use super::decode::StepModel;
+use super::seq2seq::Architecture;
+use crate::hub::weights::WeightsPlan;
+
+/// A loaded network and the variable store that owns its weights.
+pub struct Network {
+    model: Model,
+    // Keeps the weights alive for as long as the model (the model holds views of them).
+    _weights: nn::VarStore,
+}
+
+enum Model {
+    Bart(BartForConditionalGeneration),
+    Pegasus(PegasusForConditionalGeneration),
+    T5(T5ForConditionalGeneration),
+}
+
+/// Per decoder layer: (self-attention, cross-attention) keys and values of the steps so far.
+pub enum Cache {
+    /// BART and PEGASUS (rust-bert's PEGASUS uses BART's layer state).
+    Bart(BartLayers),
+    T5(Vec<(Option<T5LayerState>, Option<T5LayerState>)>),
+}
+
+type BartLayers = Vec<(Option<BartLayerState>, Option<BartLayerState>)>;
+
+impl Network {
+    /// Builds the model for `config` (already checked to parse as the architecture's config) and
+    /// loads its weights. Panics inside tch or rust-bert are the caller's to catch.
+    pub fn load(architecture: Architecture, config: &serde_json::Value, weights: &Path, plan: &WeightsPlan, device: Device) -> Result<Network> {
+        let mut store = nn::VarStore::new(device);
+        let config_error = |e: serde_json::Error| anyhow!("the model config is not a valid {} config: {e}", architecture.name());
+        let model = match architecture {
+            Architecture::Bart => {
+                let config: BartConfig = serde_json::from_value(config.clone()).map_err(config_error)?;
+                Model::Bart(BartForConditionalGeneration::new(store.root(), &config))
+            }
+            Architecture::Pegasus => {
+                let config: PegasusConfig = serde_json::from_value(config.clone()).map_err(config_error)?;
+                Model::Pegasus(PegasusForConditionalGeneration::new(store.root(), &config))
+            }
+            Architecture::T5 => {
+                let config: T5Config = serde_json::from_value(config.clone()).map_err(config_error)?;
+                Model::T5(T5ForConditionalGeneration::new(store.root(), &config))
+            }
+        };
+        load_weights(&mut store, weights, plan, device)?;
+        store.freeze();
+        Ok(Network { model, _weights: store })
+    }
+}
+
+/// Copies every variable of `store` from the file. A tensor the plan renames is read under the
+/// variable's name; a variable the file lacks is an error; tensors the model does not use are
+/// ignored (as tch's own loader does).
+fn load_weights(store: &mut nn::VarStore, path: &Path, plan: &WeightsPlan, device: Device) -> Result<()> {
+    let read = match path.extension().and_then(|e| e.to_str()) {
+        Some("safetensors") => Tensor::read_safetensors(path),
+        _ => Tensor::load_multi_with_device(path, device),
+    };
+    let mut tensors: HashMap<String, Tensor> = read.map_err(|e| anyhow!("{e}"))?.into_iter().collect();
+    if let WeightsPlan::RenameTiedEmbedding { from, to } = plan {
+        if let Some(tensor) = tensors.remove(from) {
+            tensors.insert(to.clone(), tensor);
+        }
+    }
+    let _no_grad = tch::no_grad_guard();
+    let mut variables: Vec<(String, Tensor)> = store.variables().into_iter().collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, mut variable) in variables {
+        let source = tensors.get(&name).ok_or_else(|| anyhow!("the file has no tensor {name}"))?;
+        if variable.size() != source.size() {
+            bail!("tensor {name} has shape {:?} in the file but the config implies {:?}", source.size(), variable.size());
+        }
+        if device != Device::Cpu {
+            // Off the CPU, weights keep the file's precision (fp16 stays fp16), as before.
+            let converted = variable.f_to_kind(source.kind())?;
+            variable.f_set_data(&converted)?;
+        }
+        // On the CPU the variables are fp32 and copy_ casts fp16 data up, as transformers does.
+        variable.f_copy_(source).map_err(|e| anyhow!("tensor {name}: {e}"))?;
+    }
+    Ok(())
+}
+
+impl StepModel for Network {
+    type Cache = Cache;
+
+    fn encode(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        Ok(match &self.model {
+            Model::Bart(model) => model.encode(input_ids, Some(attention_mask)),
+            Model::Pegasus(model) => model.encode(input_ids, Some(attention_mask)),
+            Model::T5(model) => model.encode(input_ids, Some(attention_mask)),
+        })
+    }
+
+    fn step(&self, last_tokens: &Tensor, encoder_states: &Tensor, attention_mask: &Tensor, cache: Option<Cache>) -> Result<(Tensor, Cache)> {
+        let (logits, cache) = match &self.model {
+            Model::Bart(model) => {
+                let output = model.forward_t(None, Some(attention_mask), Some(encoder_states), Some(last_tokens), None, bart_cache(cache)?, false);
+                (output.decoder_output, output.cache.map(Cache::Bart))
+            }
+            Model::Pegasus(model) => {
+                let output = model.forward_t(None, Some(attention_mask), Some(encoder_states), Some(last_tokens), None, bart_cache(cache)?, false);
+                (output.decoder_output, output.cache.map(Cache::Bart))
+            }
+            Model::T5(model) => {
+                let past = match cache {
+                    None => None,
+                    Some(Cache::T5(layers)) => Some(layers),
+                    Some(Cache::Bart(_)) => bail!("a BART cache was given to a T5 model"),
+                };
+                let output = model.forward_t(None, Some(attention_mask), Some(encoder_states), Some(last_tokens), None, None, None, past, false);
+                (output.decoder_output, output.next_cache.map(Cache::T5))
+            }
+        };
+        let cache = cache.ok_or_else(|| anyhow!("the decoder returned no key/value cache"))?;
+        // [rows, 1, vocab] → [rows, vocab]
+        Ok((logits.f_select(1, -1)?, cache))
+    }
+
+    fn reorder(&self, cache: Cache, rows: &Tensor) -> Result<Cache> {
+        let pick_bart = |state: Option<BartLayerState>| -> Result<Option<BartLayerState>> {
+            state
+                .map(|s| Ok(BartLayerState { prev_key: s.prev_key.f_index_select(0, rows)?, prev_value: s.prev_value.f_index_select(0, rows)? }))
+                .transpose()
+        };
+        let pick_t5 = |state: Option<T5LayerState>| -> Result<Option<T5LayerState>> {
+            state
+                .map(|s| Ok(T5LayerState { prev_key: s.prev_key.f_index_select(0, rows)?, prev_value: s.prev_value.f_index_select(0, rows)? }))
+                .transpose()
+        };
+        Ok(match cache {
+            // transformers' BART and PEGASUS `_reorder_cache` reorder only the self-attention
+            // states: the cross-attention ones are the same for every beam of an input.
+            Cache::Bart(layers) => Cache::Bart(
+                layers.into_iter().map(|(own, cross)| Ok((pick_bart(own)?, cross))).collect::<Result<Vec<_>>>()?,
+            ),
+            // T5's reorders all four.
+            Cache::T5(layers) => Cache::T5(
+                layers.into_iter().map(|(own, cross)| Ok((pick_t5(own)?, pick_t5(cross)?))).collect::<Result<Vec<_>>>()?,
+            ),
+        })
+    }
+}
+
+fn bart_cache(cache: Option<Cache>) -> Result<Option<BartLayers>> {
+    match cache {
+        None => Ok(None),
+        Some(Cache::Bart(layers)) => Ok(Some(layers)),
+        Some(Cache::T5(_)) => bail!("a T5 cache was given to a BART or PEGASUS model"),
+    }
+}
