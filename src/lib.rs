@@ -4,6 +4,7 @@
 //! `pipeline` (engine choice, windows) → `engine` (seq2seq through rust-bert, or extractive) →
 //! `render::SummaryRecord` → text / JSON / JSONL / Markdown. See docs/ARCHITECTURE.md.
 
+pub mod batch;
 pub mod chunk;
 pub mod cli;
 pub mod commands;
