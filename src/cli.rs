@@ -135,6 +135,15 @@ pub struct BatchArgs {
     #[arg(long, value_name = "I/N", value_parser = crate::batch::plan::Shard::parse)]
     pub shard: Option<crate::batch::plan::Shard>,
 
+    /// Download the linked page of an item that has only a link or a teaser (under 80 words) and
+    /// summarize its main text (http(s) only, 5 redirects, 5 MiB per page).
+    #[arg(long)]
+    pub fetch: bool,
+
+    /// Seconds to wait for a page (connect, and between reads) with --fetch.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20.0, requires = "fetch", value_parser = parse_timeout)]
+    pub fetch_timeout: f64,
+
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -224,5 +233,12 @@ fn parse_jobs(value: &str) -> Result<usize, String> {
         Ok(jobs)
     } else {
         Err(format!("{jobs} workers is out of range; give a count from 1 to 64"))
+    }
+}
+
+fn parse_timeout(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
+        _ => Err(format!("'{value}' is not a timeout; give seconds between 0 and 3600, e.g. 20 or 0.5")),
     }
 }

@@ -357,3 +357,90 @@ fn bad_shard_and_resume_without_out_are_command_line_errors() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
     }
 }
+
+/// A loopback HTTP server for `--fetch` and feed URLs: `/feed.rss` (teaser items linking to the
+/// pages below), `/article` (an article page), `/slow` (answers after 3 s), anything else 404.
+/// Its thread is detached and ends with the test binary.
+fn serve_news() -> String {
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let feed = format!(
+        r#"<?xml version="1.0"?><rss version="2.0"><channel><title>Loopback News</title>
+<item><guid>teaser</guid><title>Town hall roof</title><link>{base}/article</link><description>The roof is being fixed.</description></item>
+<item><guid>missing</guid><title>Gone</title><link>{base}/missing</link><description>A page that was removed.</description></item>
+<item><guid>slow</guid><title>Slow</title><link>{base}/slow</link></item>
+</channel></rss>"#
+    );
+    let article = "<!DOCTYPE html><html><head><title>Town hall roof repaired</title></head><body><nav><a href='/'>Home</a></nav><article>\
+        <h1>Town hall roof repaired</h1>\
+        <p>Roofers finished replacing the slate roof of the town hall on Wednesday, two weeks ahead of schedule.</p>\
+        <p>The old roof had leaked into the council chamber during the autumn storms, and meetings had moved to the school gym.</p>\
+        <p>The mayor said the council would meet in the chamber again from next month, once the ceiling has been painted.</p>\
+        <p>The work was paid for from a fund set aside for repairs to public buildings.</p>\
+        </article></body></html>";
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let feed = feed.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(match stream.try_clone() {
+                    Ok(s) => s,
+                    Err(_) => return,
+                });
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    return;
+                }
+                let mut header = String::new();
+                while reader.read_line(&mut header).map(|n| n > 2).unwrap_or(false) {
+                    header.clear();
+                }
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let (status, body) = match path.as_str() {
+                    "/feed.rss" => ("200 OK", feed),
+                    "/article" => ("200 OK", article.to_string()),
+                    "/slow" => {
+                        std::thread::sleep(Duration::from_secs(3));
+                        ("200 OK", article.to_string())
+                    }
+                    _ => ("404 Not Found", "not here".to_string()),
+                };
+                let mut stream = stream;
+                let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            });
+        }
+    });
+    base
+}
+
+#[test]
+fn fetch_downloads_teaser_pages_and_records_404_and_timeout() {
+    let cache = scratch("fetch");
+    let base = serve_news();
+    let output = run(batch(&cache).arg(format!("{base}/feed.rss")).args(["--fetch", "--fetch-timeout", "0.5"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let records = by_id(&stdout_records(&output));
+    assert_eq!(records.len(), 3);
+    let fetched = &records["teaser"];
+    assert_summarized(fetched);
+    assert_eq!(fetched["title"], "Town hall roof", "the feed's title is kept");
+    assert!(fetched["stats"]["input_words"].as_u64().unwrap() > 50, "the page, not the teaser: {fetched}");
+    assert!(!fetched["abstract"].as_str().unwrap().contains("Home"), "{fetched}");
+    let missing = records["missing"]["error"].as_str().expect("404 recorded");
+    assert!(missing.contains("404"), "{missing}");
+    let slow = records["slow"]["error"].as_str().expect("timeout recorded");
+    assert!(slow.contains("/slow") && slow.to_lowercase().contains("timed out"), "{slow}");
+}
+
+#[test]
+fn without_fetch_a_link_only_item_fails_with_a_hint() {
+    let cache = scratch("no-fetch");
+    let base = serve_news();
+    let output = run(batch(&cache).arg(format!("{base}/feed.rss")));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let records = by_id(&stdout_records(&output));
+    assert_summarized(&records["teaser"]);
+    assert!(records["teaser"]["stats"]["input_words"].as_u64().unwrap() < 10, "the teaser itself");
+    assert!(records["slow"]["error"].as_str().expect("error").contains("--fetch"), "{}", records["slow"]);
+}

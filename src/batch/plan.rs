@@ -44,11 +44,21 @@ impl Shard {
     }
 }
 
+/// What a worker does with an item.
+#[derive(Debug, Clone)]
+pub enum Task {
+    Summarize(Document),
+    /// Download the linked page (`--fetch`), then summarize it.
+    FetchAndSummarize(String),
+    /// Record the item as failed, with this reason.
+    Fail(String),
+}
+
 /// One item ready to be summarized (or recorded as failed).
 #[derive(Debug, Clone)]
 pub struct WorkItem {
     pub item: BatchItem,
-    pub document: Result<Document, String>,
+    pub task: Task,
     pub key: String,
     /// sha256 of the normalized text (or of the failing entry), for duplicate detection.
     pub content_hash: String,
@@ -94,7 +104,7 @@ pub fn document_for(item: &BatchItem) -> Result<Document, String> {
         ItemBody::Text(text) => from_bytes(&item.source, text.as_bytes())?,
         ItemBody::File { path, bytes } => from_bytes(path, bytes)?,
         ItemBody::LinkOnly(url) => {
-            return Err(format!("{}: the item has only a link ({url}) and no text; precis does not download articles yet, so give the text (a feed with full content, or JSONL `text`/`html`)", item.source))
+            return Err(format!("{}: the item has only a link ({url}) and no text; pass --fetch to download it, or give the text (a feed with full content, or JSONL `text`/`html`)", item.source))
         }
         ItemBody::Invalid(reason) => return Err(format!("{}: {reason}", item.source)),
     };
@@ -109,17 +119,39 @@ pub fn document_for(item: &BatchItem) -> Result<Document, String> {
 
 /// Builds the work list: documents, keys, then duplicates (first occurrence wins), shard and
 /// resume filters, in that order, so every shard sees the same duplicate decisions.
-pub fn plan(items: Vec<BatchItem>, fingerprint: &str, shard: Option<Shard>, done_keys: &HashSet<String>) -> Result<Plan> {
+/// With `--fetch`, an item with a link and only a teaser (or no text) is downloaded.
+fn task_for(item: &BatchItem, fetch: bool) -> Task {
+    let document = document_for(item);
+    if fetch {
+        if let Some(link) = &item.link {
+            let teaser = match &document {
+                Ok(document) => crate::text::count_words(&document.text) < super::fetch::TEASER_MAX_WORDS,
+                Err(_) => matches!(item.body, ItemBody::LinkOnly(_) | ItemBody::Html(_) | ItemBody::Text(_)),
+            };
+            if teaser {
+                return Task::FetchAndSummarize(link.clone());
+            }
+        }
+    }
+    match document {
+        Ok(document) => Task::Summarize(document),
+        Err(reason) => Task::Fail(reason),
+    }
+}
+
+pub fn plan(items: Vec<BatchItem>, fingerprint: &str, shard: Option<Shard>, done_keys: &HashSet<String>, fetch: bool) -> Result<Plan> {
     let mut plan = Plan::default();
     let mut seen_ids = HashSet::new();
     let mut seen_links = HashSet::new();
     let mut seen_content = HashSet::new();
     for item in items {
-        let document = document_for(&item);
-        let content_hash = match &document {
-            Ok(document) => sha256_hex(&[b"text", document.text.as_bytes()]),
+        let task = task_for(&item, fetch);
+        let content_hash = match &task {
+            Task::Summarize(document) => sha256_hex(&[b"text", document.text.as_bytes()]),
+            // The page is not known before it is downloaded; its address stands for it.
+            Task::FetchAndSummarize(url) => sha256_hex(&[b"link", url.as_bytes()]),
             // A failing entry has no text; its source and reason identify it.
-            Err(reason) => sha256_hex(&[b"failed", item.source.as_bytes(), reason.as_bytes()]),
+            Task::Fail(reason) => sha256_hex(&[b"failed", item.source.as_bytes(), reason.as_bytes()]),
         };
         let duplicate = item.id.as_ref().is_some_and(|id| seen_ids.contains(id))
             || item.link.as_ref().is_some_and(|link| seen_links.contains(link))
@@ -144,7 +176,7 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, shard: Option<Shard>, done
             plan.already_done += 1;
             continue;
         }
-        plan.work.push(WorkItem { item, document, key, content_hash });
+        plan.work.push(WorkItem { item, task, key, content_hash });
     }
     if plan.work.is_empty() && plan.duplicates == 0 && plan.other_shards == 0 && plan.already_done == 0 {
         bail!("the inputs hold no items to summarize (empty feeds, JSONL or directories)");
@@ -184,7 +216,7 @@ mod tests {
             item("c", "l3", "First story text here."),
             item("d", "l4", "Fresh story."),
         ];
-        let plan = plan(items, "fp", None, &HashSet::new()).unwrap();
+        let plan = plan(items, "fp", None, &HashSet::new(), false).unwrap();
         assert_eq!(plan.work.len(), 2);
         assert_eq!(plan.duplicates, 3);
     }

@@ -11,13 +11,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::batch::output::{self, BatchRecord, ExistingOutput, RecordSink};
-use crate::batch::plan::{self, WorkItem};
+use crate::batch::fetch;
+use crate::batch::plan::{self, Task, WorkItem};
 use crate::batch::sources;
 use crate::cli::BatchArgs;
 use crate::pipeline::{SummarizeOptions, Summarizer};
@@ -56,7 +57,8 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     let (work_sender, work_receiver) = mpsc::channel::<WorkItem>();
     let work_queue: WorkQueue = Arc::new(Mutex::new(work_receiver));
     let (message_sender, messages) = mpsc::channel::<WorkerMessage>();
-    let mut workers = vec![spawn_worker(options.clone(), work_queue.clone(), message_sender.clone())];
+    let fetch_timeout = Duration::from_secs_f64(args.fetch_timeout);
+    let mut workers = vec![spawn_worker(options.clone(), fetch_timeout, work_queue.clone(), message_sender.clone())];
     let engine_used = match messages.recv() {
         Ok(WorkerMessage::Ready { engine, notices }) => {
             if !args.engine.quiet {
@@ -71,11 +73,11 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     };
 
     let fingerprint = plan::settings_fingerprint(&options, engine_used);
-    let plan = plan::plan(items, &fingerprint, args.shard, &existing.keys)?;
+    let plan = plan::plan(items, &fingerprint, args.shard, &existing.keys, args.fetch)?;
     let total = plan.work.len();
     // More workers than items would load models for nothing.
     for _ in 1..args.jobs.min(total.max(1)) {
-        workers.push(spawn_worker(options.clone(), work_queue.clone(), message_sender.clone()));
+        workers.push(spawn_worker(options.clone(), fetch_timeout, work_queue.clone(), message_sender.clone()));
     }
     for work in plan.work {
         // The queue outlives this loop (the workers hold it), so sending cannot fail while they run.
@@ -146,7 +148,7 @@ fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
-fn spawn_worker(options: SummarizeOptions, queue: WorkQueue, messages: Sender<WorkerMessage>) -> thread::JoinHandle<()> {
+fn spawn_worker(options: SummarizeOptions, fetch_timeout: Duration, queue: WorkQueue, messages: Sender<WorkerMessage>) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let summarizer = match catch_unwind(AssertUnwindSafe(|| Summarizer::new(options))) {
             Ok(Ok(summarizer)) => summarizer,
@@ -170,7 +172,7 @@ fn spawn_worker(options: SummarizeOptions, queue: WorkQueue, messages: Sender<Wo
                 Err(_) => return,
             };
             let Ok(work) = next else { return };
-            let record = summarize_item(&summarizer, work);
+            let record = summarize_item(&summarizer, work, fetch_timeout);
             if messages.send(WorkerMessage::Finished(Box::new(record))).is_err() {
                 return;
             }
@@ -178,15 +180,20 @@ fn spawn_worker(options: SummarizeOptions, queue: WorkQueue, messages: Sender<Wo
     })
 }
 
-fn summarize_item(summarizer: &Summarizer, work: WorkItem) -> BatchRecord {
-    let result = match &work.document {
-        Ok(document) => match catch_unwind(AssertUnwindSafe(|| summarizer.summarize(document))) {
-            Ok(Ok(summary)) => Ok(summary),
-            Ok(Err(error)) => Err(format!("{}: {error:#}", work.item.source)),
-            Err(_) => Err(format!("{}: summarizing panicked", work.item.source)),
-        },
-        Err(reason) => Err(reason.clone()),
+fn summarize_item(summarizer: &Summarizer, work: WorkItem, fetch_timeout: Duration) -> BatchRecord {
+    let document = match &work.task {
+        Task::Summarize(document) => Ok(document.clone()),
+        Task::FetchAndSummarize(url) => fetch::fetch_document(url, fetch_timeout).map(|mut document| {
+            document.title = work.item.title.clone().or(document.title);
+            document
+        }),
+        Task::Fail(reason) => Err(reason.clone()),
     };
+    let result = document.and_then(|document| match catch_unwind(AssertUnwindSafe(|| summarizer.summarize(&document))) {
+        Ok(Ok(summary)) => Ok(summary),
+        Ok(Err(error)) => Err(format!("{}: {error:#}", work.item.source)),
+        Err(_) => Err(format!("{}: summarizing panicked", work.item.source)),
+    });
     record_for(work, result)
 }
 
