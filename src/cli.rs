@@ -135,6 +135,11 @@ pub struct BatchArgs {
     #[arg(long, value_name = "I/N", value_parser = crate::batch::plan::Shard::parse)]
     pub shard: Option<crate::batch::plan::Shard>,
 
+    /// Only items published on or after DATE (YYYY-MM-DD, UTC, or an RFC 3339 time). Items
+    /// without a readable date are kept, and counted in the summary.
+    #[arg(long, value_name = "DATE", value_parser = crate::batch::dates::parse_since)]
+    pub since: Option<i64>,
+
     /// Download the linked page of an item that has only a link or a teaser (under 80 words) and
     /// summarize its main text (http(s) only, 5 redirects, 5 MiB per page).
     #[arg(long)]

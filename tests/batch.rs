@@ -444,3 +444,15 @@ fn without_fetch_a_link_only_item_fails_with_a_hint() {
     assert!(records["teaser"]["stats"]["input_words"].as_u64().unwrap() < 10, "the teaser itself");
     assert!(records["slow"]["error"].as_str().expect("error").contains("--fetch"), "{}", records["slow"]);
 }
+
+#[test]
+fn since_keeps_items_published_on_or_after_the_date() {
+    let cache = scratch("since");
+    let output = run(batch(&cache).arg(format!("{FEEDS}/news.rss")).arg(format!("{FEEDS}/news.atom")).arg(format!("{FEEDS}/articles")).args(["--since", "2026-03-04"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let ids = ids(&stdout_records(&output));
+    assert_eq!(&ids[..3], ["gazette-school-garden", "urn:example:valley-weekly:bridge", "urn:example:valley-weekly:orchard"], "{ids:?}");
+    assert_eq!(ids.len(), 6, "undated files are kept: {ids:?}");
+    let message = stderr(&output);
+    assert!(message.contains("2 older than --since") && message.contains("3 items without a readable date"), "{message}");
+}

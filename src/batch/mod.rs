@@ -5,6 +5,7 @@
 //! decides what to do (duplicates, shard, resume), `output` writes whole-line records and reads
 //! them back for `--resume`. The command itself (`commands::batch`) runs the workers.
 
+pub mod dates;
 pub mod feeds;
 pub mod fetch;
 pub mod output;

@@ -71,6 +71,20 @@ pub struct Plan {
     pub duplicates: usize,
     pub other_shards: usize,
     pub already_done: usize,
+    /// Items published before `--since`.
+    pub too_old: usize,
+    /// Items kept under `--since` because their date could not be read.
+    pub undated: usize,
+}
+
+/// What `plan` filters by, besides duplicates.
+#[derive(Debug, Default)]
+pub struct Filters<'a> {
+    pub shard: Option<Shard>,
+    pub done_keys: Option<&'a HashSet<String>>,
+    /// `--since`, in seconds since the epoch.
+    pub since: Option<i64>,
+    pub fetch: bool,
 }
 
 /// The part of the key that comes from the models and settings.
@@ -139,13 +153,24 @@ fn task_for(item: &BatchItem, fetch: bool) -> Task {
     }
 }
 
-pub fn plan(items: Vec<BatchItem>, fingerprint: &str, shard: Option<Shard>, done_keys: &HashSet<String>, fetch: bool) -> Result<Plan> {
+pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Result<Plan> {
     let mut plan = Plan::default();
+    let had_items = !items.is_empty();
     let mut seen_ids = HashSet::new();
     let mut seen_links = HashSet::new();
     let mut seen_content = HashSet::new();
     for item in items {
-        let task = task_for(&item, fetch);
+        if let Some(since) = filters.since {
+            match item.published.as_deref().and_then(super::dates::parse_published) {
+                Some(published) if published < since => {
+                    plan.too_old += 1;
+                    continue;
+                }
+                Some(_) => {}
+                None => plan.undated += 1,
+            }
+        }
+        let task = task_for(&item, filters.fetch);
         let content_hash = match &task {
             Task::Summarize(document) => sha256_hex(&[b"text", document.text.as_bytes()]),
             // The page is not known before it is downloaded; its address stands for it.
@@ -168,17 +193,17 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, shard: Option<Shard>, done
             continue;
         }
         let key = sha256_hex(&[fingerprint.as_bytes(), content_hash.as_bytes()]);
-        if shard.is_some_and(|shard| !shard.owns(&key)) {
+        if filters.shard.is_some_and(|shard| !shard.owns(&key)) {
             plan.other_shards += 1;
             continue;
         }
-        if done_keys.contains(&key) {
+        if filters.done_keys.is_some_and(|done| done.contains(&key)) {
             plan.already_done += 1;
             continue;
         }
         plan.work.push(WorkItem { item, task, key, content_hash });
     }
-    if plan.work.is_empty() && plan.duplicates == 0 && plan.other_shards == 0 && plan.already_done == 0 {
+    if !had_items {
         bail!("the inputs hold no items to summarize (empty feeds, JSONL or directories)");
     }
     Ok(plan)
@@ -216,7 +241,7 @@ mod tests {
             item("c", "l3", "First story text here."),
             item("d", "l4", "Fresh story."),
         ];
-        let plan = plan(items, "fp", None, &HashSet::new(), false).unwrap();
+        let plan = plan(items, "fp", &Filters::default()).unwrap();
         assert_eq!(plan.work.len(), 2);
         assert_eq!(plan.duplicates, 3);
     }

@@ -73,7 +73,8 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     };
 
     let fingerprint = plan::settings_fingerprint(&options, engine_used);
-    let plan = plan::plan(items, &fingerprint, args.shard, &existing.keys, args.fetch)?;
+    let filters = plan::Filters { shard: args.shard, done_keys: Some(&existing.keys), since: args.since, fetch: args.fetch };
+    let plan = plan::plan(items, &fingerprint, &filters)?;
     let total = plan.work.len();
     // More workers than items would load models for nothing.
     for _ in 1..args.jobs.min(total.max(1)) {
@@ -120,13 +121,15 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     if !args.engine.quiet {
         eprintln!(
-            "precis: batch: {} summarized, {failed} failed, {} skipped ({} already in the output, {} duplicates, {} in other shards) in {seconds:.1} s ({:.1} items/s)",
+            "precis: batch: {} summarized, {failed} failed, {} skipped ({} already in the output, {} duplicates, {} in other shards, {} older than --since) in {seconds:.1} s ({:.1} items/s){}",
             done - failed,
-            plan.already_done + plan.duplicates + plan.other_shards,
+            plan.already_done + plan.duplicates + plan.other_shards + plan.too_old,
             plan.already_done,
             plan.duplicates,
             plan.other_shards,
-            done as f64 / seconds.max(0.001)
+            plan.too_old,
+            done as f64 / seconds.max(0.001),
+            if plan.undated > 0 { format!("; {} items without a readable date were kept", plan.undated) } else { String::new() }
         );
     }
     if failed > 0 {
