@@ -34,6 +34,8 @@ pub enum Command {
     Models(ModelsCommand),
     /// Score summaries against references with ROUGE (and length statistics).
     Eval(EvalArgs),
+    /// Summarize feeds and collections into JSONL: in parallel, resumably, one shard of many.
+    Batch(BatchArgs),
 }
 
 /// Options shared by every command that summarizes.
@@ -94,6 +96,61 @@ pub struct SummarizeArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// Summarize every item of feeds (RSS 2.0, Atom, JSON Feed), JSONL files and directories into
+/// JSONL, one record per item, written as each finishes.
+///
+/// Inputs are detected by content: a feed file or http(s) URL; JSONL with `id`, optional `title`,
+/// and one of `text`, `html`, `url` per line; a directory of .txt/.md/.html files; - for JSONL on
+/// standard input; any other file as one article. A failing item is recorded with its `error` and
+/// the batch goes on; the exit status is 1 when any item failed.
+///
+/// Examples:
+///   precis batch news.rss --out digest.jsonl --engine extractive
+///   precis batch corpus/ --out corpus.jsonl --resume --jobs 2
+///   precis batch items.jsonl --shard 3/8 --out part-3.jsonl
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Feeds (files or http(s) URLs), JSONL files, directories, or - for JSONL on standard input.
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<String>,
+
+    /// Append records to this file (default: standard output). An existing non-empty file is
+    /// refused unless --resume is given.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+
+    /// Continue an interrupted batch: skip items whose key (content + models + settings) is
+    /// already in --out, and cut off a torn last line left by a crash.
+    #[arg(long, requires = "out")]
+    pub resume: bool,
+
+    /// Worker threads, each with its own copy of the models (memory grows with N).
+    #[arg(long, short, value_name = "N", default_value_t = 1, value_parser = parse_jobs)]
+    pub jobs: usize,
+
+    /// Take only shard I of N (1 ≤ I ≤ N), assigned by a stable hash of each item's key: N
+    /// processes with the same inputs and settings split the work exactly, with no coordination.
+    #[arg(long, value_name = "I/N", value_parser = crate::batch::plan::Shard::parse)]
+    pub shard: Option<crate::batch::plan::Shard>,
+
+    /// Only items published on or after DATE (YYYY-MM-DD, UTC, or an RFC 3339 time). Items
+    /// without a readable date are kept, and counted in the summary.
+    #[arg(long, value_name = "DATE", value_parser = crate::batch::dates::parse_since)]
+    pub since: Option<i64>,
+
+    /// Download the linked page of an item that has only a link or a teaser (under 80 words) and
+    /// summarize its main text (http(s) only, 5 redirects, 5 MiB per page).
+    #[arg(long)]
+    pub fetch: bool,
+
+    /// Seconds to wait for a page (connect, and between reads) with --fetch.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20.0, requires = "fetch", value_parser = parse_timeout)]
+    pub fetch_timeout: f64,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,5 +229,21 @@ fn parse_bullet_count(value: &str) -> Result<usize, String> {
         Ok(count)
     } else {
         Err(format!("{count} bullets is out of range; give a count from 1 to 20"))
+    }
+}
+
+fn parse_jobs(value: &str) -> Result<usize, String> {
+    let jobs: usize = value.trim().parse().map_err(|_| format!("'{value}' is not a whole number; give a worker count from 1 to 64"))?;
+    if (1..=64).contains(&jobs) {
+        Ok(jobs)
+    } else {
+        Err(format!("{jobs} workers is out of range; give a count from 1 to 64"))
+    }
+}
+
+fn parse_timeout(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
+        _ => Err(format!("'{value}' is not a timeout; give seconds between 0 and 3600, e.g. 20 or 0.5")),
     }
 }

@@ -5,6 +5,7 @@
 //! own decoding loop; or extractive) →
 //! `render::SummaryRecord` → text / JSON / JSONL / Markdown. See docs/ARCHITECTURE.md.
 
+pub mod batch;
 pub mod chunk;
 pub mod cli;
 pub mod commands;

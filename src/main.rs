@@ -13,6 +13,7 @@ fn main() {
         Command::Summarize(args) => commands::summarize::run(args),
         Command::Models(command) => commands::models::run(command),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Batch(args) => commands::batch::run(args),
     };
     if let Err(error) = result {
         eprintln!("precis: error: {error:#}");

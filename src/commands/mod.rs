@@ -1,5 +1,6 @@
 //! One file per subcommand; each turns parsed arguments into work and output.
 
+pub mod batch;
 pub mod eval;
 pub mod models;
 pub mod summarize;
