@@ -301,12 +301,19 @@ pub fn link_snapshot_file(
     if let Some(parent) = snapshot_path.parent() {
         fs::create_dir_all(parent)?;
     }
-    // Whatever was there (an old link, a dangling one) is replaced.
-    match fs::remove_file(&snapshot_path) {
-        Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
-        _ => {}
+    // The link is made under a private name and renamed into place: the rename replaces whatever
+    // was there (an old link, a dangling one) atomically, so two fetches of the same file — threads
+    // or processes — cannot trip over each other's remove-then-create.
+    static LINK_COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let unique = LINK_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let base = snapshot_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp_path = snapshot_path.with_file_name(format!(".{base}.{}-{unique}.link", std::process::id()));
+    let _ = fs::remove_file(&temp_path);
+    place_snapshot_file(cache_dir, repo_id, filename, etag, &temp_path)?;
+    if let Err(err) = fs::rename(&temp_path, &snapshot_path) {
+        let _ = fs::remove_file(&temp_path);
+        return Err(err);
     }
-    place_snapshot_file(cache_dir, repo_id, filename, etag, &snapshot_path)?;
     Ok(snapshot_path)
 }
 
