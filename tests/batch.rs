@@ -3,37 +3,21 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{precis, root, scratch};
 
 use serde_json::Value;
 
 const FEEDS: &str = "tests/fixtures/feeds";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("precis-batch-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
-/// `precis batch --engine extractive` with a private, empty Hugging Face cache and an unroutable
-/// endpoint, so no test can reach the real Hub or a developer's cache by accident.
+/// `precis batch --engine extractive`, isolated from the real Hub and caches (`common::precis`).
 fn batch(cache: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_precis"));
-    command
-        .current_dir(root())
-        .env("HF_HUB_CACHE", cache)
-        .env("HF_ENDPOINT", "http://127.0.0.1:9")
-        .env_remove("HF_HUB_OFFLINE")
-        .env_remove("HF_TOKEN")
-        .stdin(Stdio::null())
-        .args(["batch", "--engine", "extractive"]);
+    let mut command = precis(cache);
+    command.args(["batch", "--engine", "extractive"]);
     command
 }
 

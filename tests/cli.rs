@@ -7,36 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::fake_hub::{Behaviour, FakeHub, HubFile};
+use common::{precis, root, scratch};
 use serde_json::Value;
 
 const BART: &str = "tests/fixtures/models/bart-tiny";
 const T5: &str = "tests/fixtures/models/t5-tiny";
 const SEED: &str = "samples/abe-cameron-summit.txt";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("precis-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
-/// The binary with a private, empty Hugging Face cache and an unroutable endpoint, so no test can
-/// reach the real Hub or a developer's cache by accident.
-fn precis(cache: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_precis"));
-    command
-        .current_dir(root())
-        .env("HF_HUB_CACHE", cache)
-        .env("HF_ENDPOINT", "http://127.0.0.1:9")
-        .env_remove("HF_HUB_OFFLINE")
-        .env_remove("HF_TOKEN")
-        .stdin(Stdio::null());
-    command
-}
 
 fn run(command: &mut Command) -> Output {
     command.output().expect("run precis")
