@@ -194,14 +194,19 @@ impl Summarizer {
                 let abstract_settings = scale_for_length(&abstract_model.resolved.generation.abstract_, self.options.length);
                 let bullet_settings = abstract_model.resolved.generation.bullets;
 
+                // The abstract and the bullets read the same input: one encoder pass serves both.
                 let step = Instant::now();
-                let abstract_raw = generate_text(abstract_model, &encoder_input, &abstract_settings)?;
+                let (abstract_raw, bullet_source) = if bullet_settings == abstract_settings {
+                    let raw = generate_text(abstract_model, &encoder_input, &abstract_settings)?;
+                    (raw.clone(), raw)
+                } else {
+                    let mut texts = generate_texts(abstract_model, &encoder_input, &[abstract_settings, bullet_settings])?.into_iter();
+                    (texts.next().unwrap_or_default(), texts.next().unwrap_or_default())
+                };
                 timings.abstract_ = step.elapsed().as_millis() as u64;
                 let abstract_text = complete_sentences(&abstract_raw).join(" ");
 
                 let step = Instant::now();
-                let bullet_source =
-                    if bullet_settings == abstract_settings { abstract_raw.clone() } else { generate_text(abstract_model, &encoder_input, &bullet_settings)? };
                 let mut bullets = distinct_sentences(&complete_sentences(&bullet_source), self.options.bullets);
                 let mut bullets_engine = EngineKind::Abstractive;
                 let wanted = self.options.bullets.min(3);
@@ -443,6 +448,12 @@ fn fit_window(model: &Seq2SeqModel, sentences: &[text::Sentence], window: usize)
 fn generate_text(loaded: &LoadedModel, ids: &[i64], settings: &GenerationSettings) -> Result<String> {
     let outputs = loaded.model.generate(&[ids.to_vec()], settings)?;
     Ok(outputs.first().map(|ids| loaded.model.decode(ids)).unwrap_or_default())
+}
+
+/// One text per settings, from one encoder pass over `ids`.
+fn generate_texts(loaded: &LoadedModel, ids: &[i64], settings: &[GenerationSettings]) -> Result<Vec<String>> {
+    let variants = loaded.model.generate_variants(&[ids.to_vec()], settings)?;
+    Ok(variants.iter().map(|outputs| outputs.first().map(|ids| loaded.model.decode(ids)).unwrap_or_default()).collect())
 }
 
 /// Length presets scale the preset's abstract settings, which are tuned for `medium`.

@@ -75,8 +75,11 @@ pub struct Timings {
     /// Summarizing the chunks of a long input (0 when it fits the window).
     pub chunks: u64,
     pub headline: u64,
+    /// Generating the abstract — and the bullets' text too, when a model writes both: they share
+    /// one encoder pass, so their decoding is timed together here.
     #[serde(rename = "abstract")]
     pub abstract_: u64,
+    /// Choosing the bullets (and any extractive top-up); their generation is under `abstract`.
     pub bullets: u64,
     pub total: u64,
 }

@@ -144,6 +144,16 @@ fn batched_generation_matches_the_reference() {
                 assert_eq!(ours[row], ids(expected), "{} batch row {row} {mode}", dir.display());
             }
         }
+        // Both decodings from one encoder pass (as `compare` and the abstract + bullets do).
+        let modes = ["greedy", "beam"];
+        let shared = engine.generate_variants(&inputs, &modes.map(|mode| settings(model, mode))).expect("generate_variants");
+        assert_eq!(shared.len(), modes.len());
+        for (mode, outputs) in modes.iter().zip(&shared) {
+            let expected = batch["outputs"][*mode]["ids"].as_array().expect("outputs");
+            for (row, expected) in expected.iter().enumerate() {
+                assert_eq!(outputs[row], ids(expected), "{} shared-encoder batch row {row} {mode}", dir.display());
+            }
+        }
     }
 }
 

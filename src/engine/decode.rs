@@ -112,10 +112,27 @@ pub fn generate<M: StepModel>(
     }
     let _no_grad = tch::no_grad_guard();
     let encoder_states = model.encode(input_ids, attention_mask)?;
+    generate_encoded(model, &encoder_states, attention_mask, settings, tokens)
+}
+
+/// [`generate`] from encoder states already computed (`StepModel::encode`), so that several
+/// decodings of the same inputs (other lengths, other settings) share one encoder pass.
+pub fn generate_encoded<M: StepModel>(
+    model: &M,
+    encoder_states: &Tensor,
+    attention_mask: &Tensor,
+    settings: &GenerationSettings,
+    tokens: &SpecialTokens,
+) -> Result<Vec<Vec<i64>>> {
+    settings.validate("generation settings")?;
+    if settings.max_tokens < 2 {
+        bail!("max_tokens ({}) must be at least 2: the decoder start token counts", settings.max_tokens);
+    }
+    let _no_grad = tch::no_grad_guard();
     if settings.beams == 1 {
-        greedy(model, &encoder_states, attention_mask, settings, tokens)
+        greedy(model, encoder_states, attention_mask, settings, tokens)
     } else {
-        beam_search(model, &encoder_states, attention_mask, settings, tokens)
+        beam_search(model, encoder_states, attention_mask, settings, tokens)
     }
 }
 

@@ -17,7 +17,7 @@ use rust_tokenizers::tokenizer::TruncationStrategy;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
-use super::decode::{self, SpecialTokens};
+use super::decode::{self, SpecialTokens, StepModel};
 use super::network::Network;
 use crate::hub::weights;
 
@@ -172,9 +172,19 @@ impl Seq2SeqModel {
     /// gives the ids transformers 4.44's `generate()` gives: each row starts with the decoder
     /// start token, and rows that end early are padded to the batch's length.
     pub fn generate(&self, inputs: &[Vec<i64>], settings: &GenerationSettings) -> Result<Vec<Vec<i64>>> {
-        settings.validate("generation settings")?;
-        if inputs.is_empty() {
-            return Ok(Vec::new());
+        let mut variants = self.generate_variants(inputs, std::slice::from_ref(settings))?;
+        variants.pop().ok_or_else(|| anyhow!("generation returned no outputs"))
+    }
+
+    /// Generates the same inputs under several settings (e.g. several lengths) with one encoder
+    /// pass: `result[v][i]` is input `i` decoded with `settings[v]`. Each decoding is the one
+    /// [`Seq2SeqModel::generate`] would give for those settings alone.
+    pub fn generate_variants(&self, inputs: &[Vec<i64>], settings: &[GenerationSettings]) -> Result<Vec<Vec<Vec<i64>>>> {
+        for variant in settings {
+            variant.validate("generation settings")?;
+        }
+        if inputs.is_empty() || settings.is_empty() {
+            return Ok(vec![Vec::new(); settings.len()]);
         }
         let longest = inputs.iter().map(Vec::len).max().unwrap_or(0);
         if inputs.iter().any(Vec::is_empty) {
@@ -192,20 +202,25 @@ impl Seq2SeqModel {
             mask.extend(std::iter::repeat(0i64).take(longest - input.len()));
         }
         let shape = [inputs.len() as i64, longest as i64];
-        let generated = quietly(|| -> Result<Vec<Vec<i64>>> {
+        let generated = quietly(|| -> Result<Vec<Vec<Vec<i64>>>> {
+            let _no_grad = tch::no_grad_guard();
             let input_ids = Tensor::f_from_slice(&ids)?.f_view(shape)?.f_to_device(self.device)?;
             let attention_mask = Tensor::f_from_slice(&mask)?.f_view(shape)?.f_to_device(self.device)?;
-            decode::generate(&self.network, &input_ids, &attention_mask, settings, &self.tokens)
+            let encoder_states = self.network.encode(&input_ids, &attention_mask)?;
+            settings
+                .iter()
+                .map(|variant| decode::generate_encoded(&self.network, &encoder_states, &attention_mask, variant, &self.tokens))
+                .collect()
         });
-        let outputs = match generated {
-            Ok(Ok(outputs)) => outputs,
+        let variants = match generated {
+            Ok(Ok(variants)) => variants,
             Ok(Err(error)) => bail!("generation failed: {error:#}"),
             Err(panic) => bail!("generation failed inside libtorch: {panic}"),
         };
-        if outputs.len() != inputs.len() {
-            bail!("generation returned {} outputs for {} inputs", outputs.len(), inputs.len());
+        if variants.iter().any(|outputs| outputs.len() != inputs.len()) {
+            bail!("generation returned a wrong number of outputs for {} inputs", inputs.len());
         }
-        Ok(outputs)
+        Ok(variants)
     }
 
     /// Text of generated ids, special tokens removed, tokenization spaces cleaned up
