@@ -121,176 +121,334 @@ impl Summarizer {
         }
     }
 
+    /// Summarizes one document.
     pub fn summarize(&self, document: &Document) -> Result<SummaryRecord> {
+        let mut results = self.summarize_many(std::slice::from_ref(document));
+        results.pop().unwrap_or_else(|| bail!("{}: no summary was produced", document.origin))
+    }
+
+    /// Summarizes several documents, one result each, in order. With the abstractive engine,
+    /// inputs of similar token length go through the model together (padded batches of up to
+    /// [`GENERATION_BATCH`]); a document that fails does not fail the others.
+    pub fn summarize_many(&self, documents: &[Document]) -> Vec<Result<SummaryRecord>> {
+        match (&self.abstract_model, &self.headline_model) {
+            (Some(abstract_model), Some(headline_model)) => self.summarize_abstractive(documents, abstract_model, headline_model),
+            _ => documents.iter().map(|document| self.summarize_extractive(document)).collect(),
+        }
+    }
+
+    /// Cleaning and sentence splitting, shared by both engines.
+    fn read(&self, document: &Document) -> Result<ReadDocument> {
         let started = Instant::now();
         let normalized = text::normalize(&document.text);
         let sentences = text::split_sentences(&normalized);
         if sentences.is_empty() {
             bail!("{}: no text to summarize", document.origin);
         }
-        let input_words = text::count_words(&normalized);
-        let mut stats = Stats { input_words, input_sentences: sentences.len(), ..Stats::default() };
-        let mut timings = Timings { load: self.load_ms, ..Timings::default() };
-        let mut warnings = document.warnings.clone();
-        let target_words = self.options.length.target_words();
+        let stats = Stats { input_words: text::count_words(&normalized), input_sentences: sentences.len(), ..Stats::default() };
+        let timings = Timings { load: self.load_ms, ..Timings::default() };
+        Ok(ReadDocument { started, sentences, stats, timings, warnings: document.warnings.clone() })
+    }
 
-        let extractive = |bullets: usize| extractive::summarize_sentences(&sentences, &ExtractiveOptions { abstract_words: target_words, bullets });
-        let (headline, abstract_text, bullets, engines, models, generation) = match (&self.abstract_model, &self.headline_model) {
-            (Some(abstract_model), Some(headline_model)) => {
-                let model = &abstract_model.model;
-                let window = model.window();
-                let sentence_texts: Vec<String> = sentences.iter().map(|s| s.text.clone()).collect();
-                let whole = model.encode(&sentence_texts.join(" "));
-                stats.input_tokens = Some(whole.len());
-                stats.tokens_used = Some(whole.len());
-                stats.window = Some(window);
-                stats.chunks = Some(1);
-                stats.passes = Some(1);
-                let encoder_input = if whole.len() <= window {
-                    whole
-                } else {
-                    match self.options.long {
-                        LongInputPolicy::Error => bail!(
-                            "{}: {} tokens exceed the {window}-token window of {}; use --long chunk to summarize it whole, or --long truncate to read only its beginning",
-                            document.origin,
-                            whole.len(),
-                            abstract_model.resolved.spec
-                        ),
-                        LongInputPolicy::Truncate => {
-                            let fitted = fit_window(model, &sentences, window);
-                            stats.tokens_used = Some(fitted.tokens_used);
-                            stats.truncated = true;
-                            stats.dropped_tokens = fitted.input_tokens - fitted.tokens_used;
-                            warnings.push(format!(
-                                "{}: {} tokens exceed the {}-token window of {}; --long truncate: summarized the first {} of {} sentences ({} tokens) and dropped {} tokens",
-                                document.origin,
-                                fitted.input_tokens,
-                                window,
-                                abstract_model.resolved.spec,
-                                fitted.sentences_used,
-                                sentences.len(),
-                                fitted.tokens_used,
-                                stats.dropped_tokens
-                            ));
-                            fitted.ids
-                        }
-                        LongInputPolicy::Chunk => {
-                            let step = Instant::now();
-                            let condensed = condense(model, sentence_texts, &abstract_model.resolved.generation.abstract_)?;
-                            timings.chunks = step.elapsed().as_millis() as u64;
-                            stats.chunks = Some(condensed.first_pass_chunks);
-                            stats.passes = Some(condensed.passes + 1);
-                            stats.split_sentences = condensed.split_sentences;
-                            if condensed.split_sentences > 0 {
-                                warnings.push(format!(
-                                    "{}: {} sentence(s) longer than the {window}-token window were split at word boundaries",
-                                    document.origin, condensed.split_sentences
-                                ));
-                            }
-                            model.encode(&condensed.text)
-                        }
-                    }
-                };
-                let abstract_settings = scale_for_length(&abstract_model.resolved.generation.abstract_, self.options.length);
-                let bullet_settings = abstract_model.resolved.generation.bullets;
+    fn extractive_summary(&self, sentences: &[text::Sentence], bullets: usize) -> ExtractiveSummary {
+        extractive::summarize_sentences(sentences, &ExtractiveOptions { abstract_words: self.options.length.target_words(), bullets })
+    }
 
-                // The abstract and the bullets read the same input: one encoder pass serves both.
-                let step = Instant::now();
-                let (abstract_raw, bullet_source) = if bullet_settings == abstract_settings {
-                    let raw = generate_text(abstract_model, &encoder_input, &abstract_settings)?;
-                    (raw.clone(), raw)
-                } else {
-                    let mut texts = generate_texts(abstract_model, &encoder_input, &[abstract_settings, bullet_settings])?.into_iter();
-                    (texts.next().unwrap_or_default(), texts.next().unwrap_or_default())
-                };
-                timings.abstract_ = step.elapsed().as_millis() as u64;
-                let abstract_text = complete_sentences(&abstract_raw).join(" ");
+    fn summarize_extractive(&self, document: &Document) -> Result<SummaryRecord> {
+        let mut read = self.read(document)?;
+        let step = Instant::now();
+        let ExtractiveSummary { headline, abstract_sentences, bullets } = self.extractive_summary(&read.sentences, self.options.bullets);
+        read.timings.abstract_ = step.elapsed().as_millis() as u64;
+        let engines = OutputEngines { headline: EngineKind::Extractive, abstract_: EngineKind::Extractive, bullets: EngineKind::Extractive };
+        let summary = Summary { headline, abstract_text: abstract_sentences.join(" "), bullets, engines, models: Vec::new(), generation: None };
+        Ok(self.record(document, read, summary))
+    }
 
-                let step = Instant::now();
-                let mut bullets = distinct_sentences(&complete_sentences(&bullet_source), self.options.bullets);
-                let mut bullets_engine = EngineKind::Abstractive;
-                let wanted = self.options.bullets.min(3);
-                if bullets.len() < wanted {
-                    // The model wrote too few distinct sentences: top up from the extractive ranking, and say so.
-                    let fill = extractive(self.options.bullets).bullets;
-                    let before = bullets.len();
-                    for candidate in fill {
-                        if bullets.len() >= wanted {
-                            break;
-                        }
-                        if !bullets.iter().any(|b| near_duplicate(b, &candidate)) {
-                            bullets.push(candidate);
-                        }
-                    }
-                    if bullets.len() > before {
-                        bullets_engine = EngineKind::Extractive;
-                        warnings.push(format!(
-                            "the model wrote {before} distinct bullet sentence(s); {} more were extracted from the article",
-                            bullets.len() - before
+    fn summarize_abstractive(&self, documents: &[Document], abstract_model: &LoadedModel, headline_model: &LoadedModel) -> Vec<Result<SummaryRecord>> {
+        let abstract_settings = scale_for_length(&abstract_model.resolved.generation.abstract_, self.options.length);
+        let bullet_settings = abstract_model.resolved.generation.bullets;
+        let headline_settings = headline_model.resolved.generation.headline;
+        // The abstract and the bullets read the same input: one encoder pass serves both.
+        let body_settings: Vec<GenerationSettings> =
+            if bullet_settings == abstract_settings { vec![abstract_settings] } else { vec![abstract_settings, bullet_settings] };
+
+        let mut prepared: Vec<Result<Prepared>> = documents.iter().map(|document| self.prepare(document, abstract_model, headline_model)).collect();
+
+        let bodies = generate_batched(abstract_model, &mut prepared, |p| &p.encoder_input, &body_settings, |p, elapsed_ms, batch| {
+            p.read.timings.abstract_ = elapsed_ms;
+            p.read.stats.batch_size = Some(batch);
+        });
+        let headlines = generate_batched(headline_model, &mut prepared, |p| &p.headline_input, std::slice::from_ref(&headline_settings), |p, elapsed_ms, _| {
+            p.read.timings.headline = elapsed_ms;
+        });
+
+        let generation = serde_json::json!({ "abstract": abstract_settings, "bullets": bullet_settings, "headline": headline_settings });
+        prepared
+            .into_iter()
+            .zip(bodies)
+            .zip(headlines)
+            .zip(documents)
+            .map(|(((prepared, body), headline), document)| {
+                let mut prepared = prepared?;
+                let body = body?;
+                let headline_raw = headline?.into_iter().next().unwrap_or_default();
+                let abstract_raw = body.first().cloned().unwrap_or_default();
+                let bullet_source = body.get(1).cloned().unwrap_or_else(|| abstract_raw.clone());
+                let summary = self.assemble(&mut prepared.read, &abstract_raw, &bullet_source, &headline_raw, abstract_model, headline_model, generation.clone());
+                Ok(self.record(document, prepared.read, summary))
+            })
+            .collect()
+    }
+
+    /// Reads a document and fits it to the models' windows (chunking, truncating or refusing a
+    /// long input as `--long` says).
+    fn prepare(&self, document: &Document, abstract_model: &LoadedModel, headline_model: &LoadedModel) -> Result<Prepared> {
+        let mut read = self.read(document)?;
+        let model = &abstract_model.model;
+        let window = model.window();
+        let sentence_texts: Vec<String> = read.sentences.iter().map(|s| s.text.clone()).collect();
+        let whole = model.encode(&sentence_texts.join(" "));
+        let stats = &mut read.stats;
+        stats.input_tokens = Some(whole.len());
+        stats.tokens_used = Some(whole.len());
+        stats.window = Some(window);
+        stats.chunks = Some(1);
+        stats.passes = Some(1);
+        let encoder_input = if whole.len() <= window {
+            whole
+        } else {
+            match self.options.long {
+                LongInputPolicy::Error => bail!(
+                    "{}: {} tokens exceed the {window}-token window of {}; use --long chunk to summarize it whole, or --long truncate to read only its beginning",
+                    document.origin,
+                    whole.len(),
+                    abstract_model.resolved.spec
+                ),
+                LongInputPolicy::Truncate => {
+                    let fitted = fit_window(model, &read.sentences, window);
+                    stats.tokens_used = Some(fitted.tokens_used);
+                    stats.truncated = true;
+                    stats.dropped_tokens = fitted.input_tokens - fitted.tokens_used;
+                    read.warnings.push(format!(
+                        "{}: {} tokens exceed the {}-token window of {}; --long truncate: summarized the first {} of {} sentences ({} tokens) and dropped {} tokens",
+                        document.origin,
+                        fitted.input_tokens,
+                        window,
+                        abstract_model.resolved.spec,
+                        fitted.sentences_used,
+                        read.sentences.len(),
+                        fitted.tokens_used,
+                        stats.dropped_tokens
+                    ));
+                    fitted.ids
+                }
+                LongInputPolicy::Chunk => {
+                    let step = Instant::now();
+                    let condensed = condense(model, sentence_texts, &abstract_model.resolved.generation.abstract_)?;
+                    read.timings.chunks = step.elapsed().as_millis() as u64;
+                    stats.chunks = Some(condensed.first_pass_chunks);
+                    stats.passes = Some(condensed.passes + 1);
+                    stats.split_sentences = condensed.split_sentences;
+                    if condensed.split_sentences > 0 {
+                        read.warnings.push(format!(
+                            "{}: {} sentence(s) longer than the {window}-token window were split at word boundaries",
+                            document.origin, condensed.split_sentences
                         ));
                     }
+                    model.encode(&condensed.text)
                 }
-                timings.bullets = step.elapsed().as_millis() as u64;
-
-                let step = Instant::now();
-                let headline_window = headline_model.model.window();
-                let headline_input = fit_window(&headline_model.model, &sentences, headline_window);
-                let headline_settings = headline_model.resolved.generation.headline;
-                let mut headline = clean_headline(&generate_text(headline_model, &headline_input.ids, &headline_settings)?);
-                let mut headline_engine = EngineKind::Abstractive;
-                if headline.is_empty() {
-                    headline = extractive(0).headline;
-                    headline_engine = EngineKind::Extractive;
-                    warnings.push("the headline model returned no words; the headline was extracted from the article".into());
-                }
-                timings.headline = step.elapsed().as_millis() as u64;
-
-                let engines = OutputEngines { headline: headline_engine, abstract_: EngineKind::Abstractive, bullets: bullets_engine };
-                let models = vec![
-                    model_used("abstract, bullets", &abstract_model.resolved),
-                    model_used("headline", &headline_model.resolved),
-                ];
-                let generation = serde_json::json!({
-                    "abstract": abstract_settings,
-                    "bullets": bullet_settings,
-                    "headline": headline_settings,
-                });
-                (headline, abstract_text, bullets, engines, models, Some(generation))
-            }
-            _ => {
-                let step = Instant::now();
-                let ExtractiveSummary { headline, abstract_sentences, bullets } = extractive(self.options.bullets);
-                timings.abstract_ = step.elapsed().as_millis() as u64;
-                let engines = OutputEngines { headline: EngineKind::Extractive, abstract_: EngineKind::Extractive, bullets: EngineKind::Extractive };
-                (headline, abstract_sentences.join(" "), bullets, engines, Vec::new(), None)
             }
         };
-        stats.output_words = text::count_words(&abstract_text);
+        let headline_input = fit_window(&headline_model.model, &read.sentences, headline_model.model.window()).ids;
+        Ok(Prepared { read, encoder_input, headline_input })
+    }
+
+    /// Headline, abstract and bullets from the generated texts, with the extractive engine
+    /// filling in (and saying so) where the model wrote too little.
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        &self,
+        read: &mut ReadDocument,
+        abstract_raw: &str,
+        bullet_source: &str,
+        headline_raw: &str,
+        abstract_model: &LoadedModel,
+        headline_model: &LoadedModel,
+        generation: serde_json::Value,
+    ) -> Summary {
+        let abstract_text = complete_sentences(abstract_raw).join(" ");
+
+        let step = Instant::now();
+        let mut bullets = distinct_sentences(&complete_sentences(bullet_source), self.options.bullets);
+        let mut bullets_engine = EngineKind::Abstractive;
+        let wanted = self.options.bullets.min(3);
+        if bullets.len() < wanted {
+            // The model wrote too few distinct sentences: top up from the extractive ranking, and say so.
+            let fill = self.extractive_summary(&read.sentences, self.options.bullets).bullets;
+            let before = bullets.len();
+            for candidate in fill {
+                if bullets.len() >= wanted {
+                    break;
+                }
+                if !bullets.iter().any(|b| near_duplicate(b, &candidate)) {
+                    bullets.push(candidate);
+                }
+            }
+            if bullets.len() > before {
+                bullets_engine = EngineKind::Extractive;
+                read.warnings.push(format!(
+                    "the model wrote {before} distinct bullet sentence(s); {} more were extracted from the article",
+                    bullets.len() - before
+                ));
+            }
+        }
+        read.timings.bullets = step.elapsed().as_millis() as u64;
+
+        let mut headline = clean_headline(headline_raw);
+        let mut headline_engine = EngineKind::Abstractive;
+        if headline.is_empty() {
+            headline = self.extractive_summary(&read.sentences, 0).headline;
+            headline_engine = EngineKind::Extractive;
+            read.warnings.push("the headline model returned no words; the headline was extracted from the article".into());
+        }
+
+        Summary {
+            headline,
+            abstract_text,
+            bullets,
+            engines: OutputEngines { headline: headline_engine, abstract_: EngineKind::Abstractive, bullets: bullets_engine },
+            models: vec![model_used("abstract, bullets", &abstract_model.resolved), model_used("headline", &headline_model.resolved)],
+            generation: Some(generation),
+        }
+    }
+
+    fn record(&self, document: &Document, read: ReadDocument, summary: Summary) -> SummaryRecord {
+        let ReadDocument { started, mut stats, mut timings, warnings, .. } = read;
+        stats.output_words = text::count_words(&summary.abstract_text);
         timings.total = started.elapsed().as_millis() as u64 + self.load_ms;
-        Ok(SummaryRecord {
+        SummaryRecord {
             input: InputInfo {
                 id: document.id.clone(),
                 origin: document.origin.clone(),
                 title: document.title.clone(),
                 format: document.format.as_str().to_string(),
             },
-            headline,
-            abstract_: abstract_text,
-            bullets,
-            engine: engines,
-            models,
+            headline: summary.headline,
+            abstract_: summary.abstract_text,
+            bullets: summary.bullets,
+            engine: summary.engines,
+            models: summary.models,
             settings: Settings {
                 engine: self.options.engine.name().to_string(),
                 length: self.options.length,
-                target_words,
+                target_words: self.options.length.target_words(),
                 bullets: self.options.bullets,
-                generation,
+                generation: summary.generation,
             },
             stats,
             timings_ms: timings,
             warnings,
-        })
+        }
     }
+}
+
+/// A document cleaned and split, with the numbers and notes gathered so far.
+struct ReadDocument {
+    started: Instant,
+    sentences: Vec<text::Sentence>,
+    stats: Stats,
+    timings: Timings,
+    warnings: Vec<String>,
+}
+
+/// A document ready for the models: the encoder inputs of the abstract and headline models.
+struct Prepared {
+    read: ReadDocument,
+    encoder_input: Vec<i64>,
+    headline_input: Vec<i64>,
+}
+
+/// What the engines produced for one document.
+struct Summary {
+    headline: String,
+    abstract_text: String,
+    bullets: Vec<String>,
+    engines: OutputEngines,
+    models: Vec<ModelUsed>,
+    generation: Option<serde_json::Value>,
+}
+
+/// Documents whose inputs go through the model in one padded batch, at most this many.
+pub const GENERATION_BATCH: usize = 8;
+/// A batch takes no input longer than this many times its shortest one, so padding stays cheap.
+const MAX_BATCH_LENGTH_RATIO: f64 = 1.5;
+
+/// Groups inputs (by index) into batches of similar length: sorted by length, cut when a batch is
+/// full or the next input is much longer than the batch's shortest. Deterministic for a given
+/// list of lengths, so the same documents are always batched the same way.
+pub fn length_batches(lengths: &[usize], max_batch: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&index| (lengths[index], index));
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    for index in order {
+        let fits = batches.last().is_some_and(|batch| {
+            let shortest = batch.first().map_or(0, |&first| lengths[first]).max(1);
+            batch.len() < max_batch.max(1) && lengths[index] as f64 <= shortest as f64 * MAX_BATCH_LENGTH_RATIO
+        });
+        match batches.last_mut() {
+            Some(batch) if fits => batch.push(index),
+            _ => batches.push(vec![index]),
+        }
+    }
+    batches
+}
+
+/// Runs `model` over the input `input_of` picks from every prepared document, in batches of
+/// similar length, each batch decoded under every `settings` from one encoder pass. Returns the
+/// texts per document (one per settings). When a batch fails, its documents are retried one by
+/// one so that only the one at fault fails. `record` gets each document's share of its batch's
+/// time (ms) and the batch's size.
+fn generate_batched(
+    model: &LoadedModel,
+    prepared: &mut [Result<Prepared>],
+    input_of: impl Fn(&Prepared) -> &Vec<i64>,
+    settings: &[GenerationSettings],
+    mut record: impl FnMut(&mut Prepared, u64, usize),
+) -> Vec<Result<Vec<String>>> {
+    let mut results: Vec<Result<Vec<String>>> =
+        prepared.iter().map(|p| match p { Ok(_) => Ok(Vec::new()), Err(error) => Err(anyhow::anyhow!("{error:#}")) }).collect();
+    let ready: Vec<usize> = (0..prepared.len()).filter(|&index| prepared[index].is_ok()).collect();
+    let lengths: Vec<usize> = ready.iter().map(|&index| prepared[index].as_ref().map_or(0, |p| input_of(p).len())).collect();
+    for batch in length_batches(&lengths, GENERATION_BATCH) {
+        let members: Vec<usize> = batch.iter().map(|&position| ready[position]).collect();
+        let inputs: Vec<Vec<i64>> = members.iter().map(|&index| prepared[index].as_ref().map_or_else(|_| Vec::new(), |p| input_of(p).clone())).collect();
+        let step = Instant::now();
+        let outcome = generate_texts(model, &inputs, settings);
+        let share = step.elapsed().as_millis() as u64 / members.len() as u64;
+        match outcome {
+            Ok(texts) => {
+                for (texts, &index) in texts.into_iter().zip(&members) {
+                    results[index] = Ok(texts);
+                    if let Ok(p) = &mut prepared[index] {
+                        record(p, share, members.len());
+                    }
+                }
+            }
+            Err(error) if members.len() == 1 => results[members[0]] = Err(error),
+            Err(_) => {
+                for (&index, input) in members.iter().zip(&inputs) {
+                    let step = Instant::now();
+                    results[index] = generate_texts(model, std::slice::from_ref(input), settings).and_then(|mut texts| {
+                        texts.pop().ok_or_else(|| anyhow::anyhow!("generation returned no output"))
+                    });
+                    if let Ok(p) = &mut prepared[index] {
+                        record(p, step.elapsed().as_millis() as u64, 1);
+                    }
+                }
+            }
+        }
+    }
+    results
 }
 
 fn first_line(message: &str) -> &str {
@@ -445,15 +603,13 @@ fn fit_window(model: &Seq2SeqModel, sentences: &[text::Sentence], window: usize)
     FittedInput { ids, input_tokens, tokens_used: used, sentences_used: low }
 }
 
-fn generate_text(loaded: &LoadedModel, ids: &[i64], settings: &GenerationSettings) -> Result<String> {
-    let outputs = loaded.model.generate(&[ids.to_vec()], settings)?;
-    Ok(outputs.first().map(|ids| loaded.model.decode(ids)).unwrap_or_default())
-}
-
-/// One text per settings, from one encoder pass over `ids`.
-fn generate_texts(loaded: &LoadedModel, ids: &[i64], settings: &[GenerationSettings]) -> Result<Vec<String>> {
-    let variants = loaded.model.generate_variants(&[ids.to_vec()], settings)?;
-    Ok(variants.iter().map(|outputs| outputs.first().map(|ids| loaded.model.decode(ids)).unwrap_or_default()).collect())
+/// Texts for a batch of inputs: `result[i][v]` is input `i` decoded under `settings[v]`, all
+/// from one encoder pass.
+fn generate_texts(loaded: &LoadedModel, inputs: &[Vec<i64>], settings: &[GenerationSettings]) -> Result<Vec<Vec<String>>> {
+    let variants = loaded.model.generate_variants(inputs, settings)?;
+    Ok((0..inputs.len())
+        .map(|row| variants.iter().map(|outputs| outputs.get(row).map(|ids| loaded.model.decode(ids)).unwrap_or_default()).collect())
+        .collect())
 }
 
 /// Length presets scale the preset's abstract settings, which are tuned for `medium`.
@@ -544,6 +700,22 @@ mod tests {
             "Japan and the EU aim for a trade deal in 2015.".to_string(),
         ];
         assert_eq!(distinct_sentences(&sentences, 5).len(), 2);
+    }
+
+    #[test]
+    fn similar_lengths_are_batched_together_and_every_input_once() {
+        let lengths = [500, 90, 100, 480, 95, 1000, 110, 300];
+        let batches = length_batches(&lengths, 3);
+        assert_eq!(batches, vec![vec![1, 4, 2], vec![6], vec![7], vec![3, 0], vec![5]]);
+        let mut seen: Vec<usize> = batches.concat();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..lengths.len()).collect::<Vec<_>>());
+        for batch in &batches {
+            let (shortest, longest) = (lengths[batch[0]], lengths[batch[batch.len() - 1]]);
+            assert!(longest as f64 <= shortest as f64 * MAX_BATCH_LENGTH_RATIO);
+        }
+        assert!(length_batches(&[], 8).is_empty());
+        assert_eq!(length_batches(&[5, 5, 5], 1), vec![vec![0], vec![1], vec![2]]);
     }
 
     #[test]

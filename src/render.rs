@@ -67,6 +67,9 @@ pub struct Stats {
     /// Sentences longer than the window, split at word boundaries to be read.
     pub split_sentences: usize,
     pub output_words: usize,
+    /// Documents whose inputs went through the abstract model together in one padded batch (1 when
+    /// alone; null for the extractive engine). Their `timings_ms` are each one's share of the batch.
+    pub batch_size: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -440,3 +440,41 @@ fn since_keeps_items_published_on_or_after_the_date() {
     let message = stderr(&output);
     assert!(message.contains("2 older than --since") && message.contains("3 items without a readable date"), "{message}");
 }
+
+/// With a model, items of similar length go through it together; batching must not change what
+/// any item gets: every record equals `precis summarize` of that item alone.
+#[test]
+fn model_batches_give_the_same_summaries_as_one_item_at_a_time() {
+    const BART: &str = "tests/fixtures/models/bart-tiny";
+    const T5: &str = "tests/fixtures/models/t5-tiny";
+    let cache = scratch("model-batches");
+    let items = cache.join("items.jsonl");
+    let mut file = std::fs::File::create(&items).expect("create jsonl");
+    let mut texts = HashMap::new();
+    for n in 0..9 {
+        // Three to five sentences: three length groups.
+        let text = generated_article(n).split_inclusive(". ").take(3 + n % 3).collect::<String>();
+        writeln!(file, "{}", serde_json::json!({"id": format!("gen-{n}"), "text": text})).expect("write jsonl");
+        texts.insert(format!("gen-{n}"), text);
+    }
+    drop(file);
+    let model_args = ["--engine", "abstractive", "--model", BART, "--headline-model", T5];
+    let output = run(precis(&cache).arg("batch").arg(&items).args(model_args).args(["--jobs", "1"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let batched = by_id(&stdout_records(&output));
+    assert_eq!(batched.len(), 9);
+    let largest_batch = batched.values().filter_map(|r| r["stats"]["batch_size"].as_u64()).max().unwrap_or(0);
+    assert!(largest_batch >= 2, "no item went through the model with another: {batched:?}");
+    for (id, text) in &texts {
+        let path = cache.join(format!("{id}.txt"));
+        std::fs::write(&path, text).expect("write article");
+        let alone = run(precis(&cache).arg("summarize").arg(&path).args(model_args).args(["--format", "json"]));
+        assert!(alone.status.success(), "{}", stderr(&alone));
+        let alone: Value = serde_json::from_slice(&alone.stdout).expect("json");
+        let record = &batched[id];
+        assert_eq!(alone["stats"]["batch_size"], 1, "{alone}");
+        for field in ["headline", "abstract", "bullets"] {
+            assert_eq!(record[field], alone[field], "{id} {field} (batch of {})", record["stats"]["batch_size"]);
+        }
+    }
+}

@@ -3,8 +3,9 @@
 //! Order of work: read all inputs (a malformed feed stops here, before any model loads), load the
 //! first worker's models (so the key can name the engine actually used, and a download happens
 //! once), plan (keys, duplicates, shard, resume), then start the other workers. Each worker owns
-//! its `Summarizer` (rust-bert models are not `Sync`); the main thread alone writes records, one
-//! whole line at a time, as they finish.
+//! its `Summarizer` (rust-bert models are not `Sync`) and takes a group of items at a time: with
+//! the abstractive engine, items of similar length, which go through the model in one padded
+//! batch. The main thread alone writes records, one whole line at a time, as they finish.
 
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -21,7 +22,8 @@ use crate::batch::fetch;
 use crate::batch::plan::{self, Task, WorkItem};
 use crate::batch::sources;
 use crate::cli::BatchArgs;
-use crate::pipeline::{SummarizeOptions, Summarizer};
+use crate::input::Document;
+use crate::pipeline::{SummarizeOptions, Summarizer, GENERATION_BATCH};
 use crate::render::{EngineKind, SummaryRecord};
 
 /// What a worker tells the main thread.
@@ -32,7 +34,9 @@ enum WorkerMessage {
     Finished(Box<BatchRecord>),
 }
 
-type WorkQueue = Arc<Mutex<Receiver<WorkItem>>>;
+/// Items a worker takes at once (sorted by length, so a group is of similar length).
+type WorkGroup = Vec<WorkItem>;
+type WorkQueue = Arc<Mutex<Receiver<WorkGroup>>>;
 
 pub fn run(args: &BatchArgs) -> Result<()> {
     let started = Instant::now();
@@ -54,7 +58,7 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     };
 
     let options = super::summarize_options(&args.engine);
-    let (work_sender, work_receiver) = mpsc::channel::<WorkItem>();
+    let (work_sender, work_receiver) = mpsc::channel::<WorkGroup>();
     let work_queue: WorkQueue = Arc::new(Mutex::new(work_receiver));
     let (message_sender, messages) = mpsc::channel::<WorkerMessage>();
     let fetch_timeout = Duration::from_secs_f64(args.fetch_timeout);
@@ -80,9 +84,11 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     for _ in 1..args.jobs.min(total.max(1)) {
         workers.push(spawn_worker(options.clone(), fetch_timeout, work_queue.clone(), message_sender.clone()));
     }
-    for work in plan.work {
+    // The extractive engine gains nothing from batching; one item at a time spreads it evenly.
+    let group_size = if engine_used == EngineKind::Abstractive { GENERATION_BATCH } else { 1 };
+    for group in length_groups(plan.work, group_size) {
         // The queue outlives this loop (the workers hold it), so sending cannot fail while they run.
-        if work_sender.send(work).is_err() {
+        if work_sender.send(group).is_err() {
             bail!("the batch workers stopped early");
         }
     }
@@ -174,30 +180,77 @@ fn spawn_worker(options: SummarizeOptions, fetch_timeout: Duration, queue: WorkQ
                 Ok(receiver) => receiver.recv(),
                 Err(_) => return,
             };
-            let Ok(work) = next else { return };
-            let record = summarize_item(&summarizer, work, fetch_timeout);
-            if messages.send(WorkerMessage::Finished(Box::new(record))).is_err() {
-                return;
+            let Ok(group) = next else { return };
+            for record in summarize_group(&summarizer, group, fetch_timeout) {
+                if messages.send(WorkerMessage::Finished(Box::new(record))).is_err() {
+                    return;
+                }
             }
         }
     })
 }
 
-fn summarize_item(summarizer: &Summarizer, work: WorkItem, fetch_timeout: Duration) -> BatchRecord {
-    let document = match &work.task {
-        Task::Summarize(document) => Ok(document.clone()),
-        Task::FetchAndSummarize(url) => fetch::fetch_document(url, fetch_timeout).map(|mut document| {
-            document.title = work.item.title.clone().or(document.title);
-            document
-        }),
-        Task::Fail(reason) => Err(reason.clone()),
+/// Work items sorted by the length of their text (items still to be fetched first) and cut into
+/// groups of `size`: neighbours in length end up in one group, and so in one model batch.
+fn length_groups(mut work: Vec<WorkItem>, size: usize) -> Vec<WorkGroup> {
+    let length = |work: &WorkItem| match &work.task {
+        Task::Summarize(document) => document.text.len(),
+        Task::FetchAndSummarize(_) | Task::Fail(_) => 0,
     };
-    let result = document.and_then(|document| match catch_unwind(AssertUnwindSafe(|| summarizer.summarize(&document))) {
-        Ok(Ok(summary)) => Ok(summary),
-        Ok(Err(error)) => Err(format!("{}: {error:#}", work.item.source)),
-        Err(_) => Err(format!("{}: summarizing panicked", work.item.source)),
-    });
-    record_for(work, result)
+    // Stable: items of equal length keep the input's order.
+    work.sort_by_key(length);
+    let mut groups = Vec::new();
+    let mut items = work.into_iter().peekable();
+    while items.peek().is_some() {
+        groups.push(items.by_ref().take(size.max(1)).collect());
+    }
+    groups
+}
+
+/// One record per item of the group: pages fetched first, then every document that could be read
+/// summarized together (`Summarizer::summarize_many` batches them through the model).
+fn summarize_group(summarizer: &Summarizer, group: WorkGroup, fetch_timeout: Duration) -> Vec<BatchRecord> {
+    let documents: Vec<Result<Document, String>> = group
+        .iter()
+        .map(|work| match &work.task {
+            Task::Summarize(document) => Ok(document.clone()),
+            Task::FetchAndSummarize(url) => fetch::fetch_document(url, fetch_timeout).map(|mut document| {
+                document.title = work.item.title.clone().or(document.title);
+                document
+            }),
+            Task::Fail(reason) => Err(reason.clone()),
+        })
+        .collect();
+    let readable: Vec<Document> = documents.iter().filter_map(|document| document.as_ref().ok().cloned()).collect();
+    let summarize_guarded = |documents: &[Document]| -> Option<Vec<Result<SummaryRecord, String>>> {
+        catch_unwind(AssertUnwindSafe(|| summarizer.summarize_many(documents)))
+            .ok()
+            .map(|summaries| summaries.into_iter().map(|summary| summary.map_err(|error| format!("{error:#}"))).collect())
+    };
+    // A panic in a batch is retried item by item, so that only the item at fault fails.
+    let mut summaries = summarize_guarded(&readable)
+        .unwrap_or_else(|| {
+            readable
+                .iter()
+                .map(|document| summarize_guarded(std::slice::from_ref(document)).and_then(|mut one| one.pop()).unwrap_or_else(|| Err("summarizing panicked".to_string())))
+                .collect()
+        })
+        .into_iter();
+    group
+        .into_iter()
+        .zip(documents)
+        .map(|(work, document)| {
+            let result = match document {
+                Ok(_) => match summaries.next() {
+                    Some(Ok(summary)) => Ok(summary),
+                    Some(Err(error)) => Err(format!("{}: {error}", work.item.source)),
+                    None => Err(format!("{}: no summary was produced", work.item.source)),
+                },
+                Err(reason) => Err(reason),
+            };
+            record_for(work, result)
+        })
+        .collect()
 }
 
 fn record_for(work: WorkItem, result: Result<SummaryRecord, String>) -> BatchRecord {

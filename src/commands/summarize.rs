@@ -29,8 +29,9 @@ pub fn run(args: &SummarizeArgs) -> Result<()> {
     }
     let mut records = Vec::new();
     let mut failures = 0usize;
-    for document in &documents {
-        match summarizer.summarize(document) {
+    // Several inputs go through the model together, in batches of similar length.
+    for (document, result) in documents.iter().zip(summarizer.summarize_many(&documents)) {
+        match result {
             Ok(record) => {
                 for warning in &record.warnings {
                     eprintln!("precis: warning: {warning}");
