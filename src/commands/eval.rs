@@ -13,6 +13,9 @@ use crate::input::{Document, SourceFormat};
 use crate::pipeline::Summarizer;
 use crate::text;
 
+/// Articles handed to the summarizer at once; it batches those of similar length through the model.
+const EVAL_GROUP: usize = 32;
+
 pub fn run(args: &EvalArgs) -> Result<()> {
     let (scores, elapsed) = match (&args.predictions, &args.data) {
         (Some(predictions), _) => {
@@ -51,27 +54,35 @@ fn summarize_and_score(args: &EvalArgs, data: &str) -> Result<(Vec<RecordScore>,
     // Timed from here: model loading is not part of articles per second.
     let started = Instant::now();
     let mut scores = Vec::new();
-    for (index, record) in records.iter().take(limit).enumerate() {
-        let id = record.id.clone().unwrap_or_else(|| format!("line-{}", index + 1));
-        let document = Document {
-            id: id.clone(),
-            title: None,
-            text: record.article.clone(),
-            origin: format!("{data} record {}", index + 1),
-            format: SourceFormat::Text,
-            warnings: Vec::new(),
-        };
-        let summary = summarizer.summarize(&document).map_err(|e| anyhow!("{data} record {} ({id}): {e:#}", index + 1))?;
-        // Multi-sentence outputs are scored one sentence per line, as published ROUGE-Lsum numbers are.
-        let prediction = match args.output {
-            EvalOutput::Headline => summary.headline,
-            EvalOutput::Bullets => summary.bullets.join("\n"),
-            EvalOutput::Abstract => {
-                let normalized = text::normalize(&summary.abstract_);
-                text::split_sentences(&normalized).into_iter().map(|s| s.text).collect::<Vec<_>>().join("\n")
-            }
-        };
-        scores.push(record.score_prediction(&prediction));
+    let records: Vec<_> = records.iter().take(limit).collect();
+    // Whole groups at a time, so that the model sees articles of similar length together.
+    for (group_index, group) in records.chunks(EVAL_GROUP).enumerate() {
+        let first = group_index * EVAL_GROUP;
+        let documents: Vec<Document> = group
+            .iter()
+            .enumerate()
+            .map(|(offset, record)| Document {
+                id: record.id.clone().unwrap_or_else(|| format!("line-{}", first + offset + 1)),
+                title: None,
+                text: record.article.clone(),
+                origin: format!("{data} record {}", first + offset + 1),
+                format: SourceFormat::Text,
+                warnings: Vec::new(),
+            })
+            .collect();
+        for (offset, ((record, document), summary)) in group.iter().zip(&documents).zip(summarizer.summarize_many(&documents)).enumerate() {
+            let summary = summary.map_err(|e| anyhow!("{data} record {} ({}): {e:#}", first + offset + 1, document.id))?;
+            // Multi-sentence outputs are scored one sentence per line, as published ROUGE-Lsum numbers are.
+            let prediction = match args.output {
+                EvalOutput::Headline => summary.headline,
+                EvalOutput::Bullets => summary.bullets.join("\n"),
+                EvalOutput::Abstract => {
+                    let normalized = text::normalize(&summary.abstract_);
+                    text::split_sentences(&normalized).into_iter().map(|s| s.text).collect::<Vec<_>>().join("\n")
+                }
+            };
+            scores.push(record.score_prediction(&prediction));
+        }
     }
     Ok((scores, started.elapsed()))
 }
