@@ -478,3 +478,27 @@ fn model_batches_give_the_same_summaries_as_one_item_at_a_time() {
         }
     }
 }
+
+/// Ctrl-C (SIGINT) mid-batch: the finished records are whole lines, and `--resume` finishes the rest.
+#[test]
+fn interrupted_with_ctrl_c_then_resumed_every_item_once() {
+    let cache = scratch("sigint");
+    let items = cache.join("items.jsonl");
+    let count = 4000;
+    write_generated_jsonl(&items, count);
+    let out = cache.join("out.jsonl");
+    let mut child = batch(&cache).arg(&items).arg("--out").arg(&out).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while std::fs::read_to_string(&out).map(|t| t.lines().count()).unwrap_or(0) < 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let interrupt = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("run kill");
+    assert!(interrupt.success());
+    let status = child.wait().expect("wait");
+    assert!(!status.success(), "the batch finished before it could be interrupted; make it longer");
+    let before = file_records(&out);
+    assert!(!before.is_empty() && before.len() < count, "interrupted mid-batch: {} records", before.len());
+    let output = run(batch(&cache).arg(&items).arg("--out").arg(&out).arg("--resume"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_each_once(&file_records(&out), count);
+}
