@@ -61,7 +61,7 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     let mut workers = vec![spawn_worker(options.clone(), fetch_timeout, work_queue.clone(), message_sender.clone())];
     let engine_used = match messages.recv() {
         Ok(WorkerMessage::Ready { engine, notices }) => {
-            if !args.engine.quiet {
+            if !args.engine.core.quiet {
                 for notice in notices {
                     eprintln!("{notice}");
                 }
@@ -90,7 +90,7 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     drop(work_sender);
     drop(message_sender);
 
-    let progress = progress_bar(total as u64, args.engine.quiet);
+    let progress = progress_bar(total as u64, args.engine.core.quiet);
     let (mut done, mut failed) = (0usize, 0usize);
     for message in messages {
         match message {
@@ -119,7 +119,7 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     }
 
     let seconds = started.elapsed().as_secs_f64();
-    if !args.engine.quiet {
+    if !args.engine.core.quiet {
         eprintln!(
             "precis: batch: {} summarized, {failed} failed, {} skipped ({} already in the output, {} duplicates, {} in other shards, {} older than --since) in {seconds:.1} s ({:.1} items/s){}",
             done - failed,
