@@ -83,7 +83,14 @@ impl Summarizer {
                 for ((named, outputs), (settings, decode_time)) in budgets.iter().zip(&timed.outputs).zip(settings.iter().zip(&timed.decode)) {
                     let step = Instant::now();
                     let raw = outputs.first().map(|ids| model.decode(ids)).unwrap_or_default();
-                    let fitted = fit_to_budget(&raw, named.budget);
+                    let mut fitted = fit_to_budget(&raw, named.budget);
+                    let asked = settings_for_budget(named.budget, settings, tokens_per_word, words_per_sentence, model.special_output_tokens(), usize::MAX);
+                    if asked.max_tokens > settings.max_tokens {
+                        fitted.notes.push(format!(
+                            "the budget asks for up to {} output tokens at this input's {tokens_per_word:.2} tokens per word; the model writes at most {} (its window)",
+                            asked.max_tokens, settings.max_tokens
+                        ));
+                    }
                     let tokens = model.count_text_tokens(&fitted.sentences.join(" "));
                     let time_ms = (decode_time.as_millis() + step.elapsed().as_millis()) as u64;
                     generated.push(Generated { fitted, tokens: Some(tokens), time_ms, generation: Some(*settings) });
@@ -181,7 +188,7 @@ pub fn settings_for_budget(
     };
     let tokens = |words: f64| (words * tokens_per_word).round() as u32 + special_tokens;
     // The decoder has as many positions as the encoder window; never ask for more.
-    let ceiling = (window as u32).max(special_tokens + 1);
+    let ceiling = u32::try_from(window).unwrap_or(u32::MAX).max(special_tokens + 1);
     let max_tokens = tokens(target_words * GENERATION_HEADROOM).min(ceiling);
     let min_tokens = tokens(target_words * (1.0 - ABSTRACTIVE_WORD_TOLERANCE)).min(max_tokens - 1);
     GenerationSettings { min_tokens, max_tokens, ..*preset }

@@ -629,3 +629,17 @@ fn compare_text_fits_the_terminal_and_markdown_has_a_table() {
     let help = stdout(&run(precis(&cache).args(["compare", "--help"])));
     assert!(help.contains("Examples:") && help.contains("--words") && help.contains("novel bigrams"), "{help}");
 }
+
+#[test]
+fn compare_budget_beyond_the_model_window_is_capped_and_said() {
+    let cache = scratch("compare-cap");
+    let output = run(precis(&cache).args(["compare", SEED, "--model", BART, "--words", "300", "--long", "truncate", "--format", "json"]));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let record = json(&output);
+    assert_eq!(record["stats"]["truncated"], true);
+    let variant = &record["variants"][0];
+    assert_eq!(variant["generation"]["max_tokens"], 256);
+    assert_eq!(variant["budget_met"], false);
+    let warnings: Vec<&str> = variant["warnings"].as_array().expect("warnings").iter().filter_map(Value::as_str).collect();
+    assert!(warnings.iter().any(|w| w.contains("the model writes at most 256 (its window)")), "{warnings:?}");
+}
