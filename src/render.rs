@@ -483,7 +483,12 @@ fn write_compare_markdown(out: &mut impl Write, record: &CompareRecord) -> Resul
         writeln!(out, "| {} | {} |", rows[0][row].0, values.join(" | "))?;
     }
     for variant in &record.variants {
-        writeln!(out, "\n### {} ({})\n", variant.label, variant.budget.describe())?;
+        let budget = variant.budget.describe();
+        if variant.label == budget {
+            writeln!(out, "\n### {}\n", variant.label)?;
+        } else {
+            writeln!(out, "\n### {} ({budget})\n", variant.label)?;
+        }
         writeln!(out, "{}", variant.text)?;
     }
     writeln!(out, "\n<sub>{}</sub>", compare_footer(record).trim_start_matches("— "))?;
