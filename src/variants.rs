@@ -60,8 +60,10 @@ impl Summarizer {
                 let step = Instant::now();
                 let encoder_input = self.abstract_model_input(loaded, document, &sentences, &mut stats, &mut timings, &mut warnings)?;
                 let input_time = step.elapsed();
-                // The ratio is the model's own (its tokenizer) on this very text.
-                let text_tokens = model.count_text_tokens(&normalized).max(1);
+                // The ratio is the model's own (its tokenizer) on this very text, from the
+                // encoding already made (less the prefix and special tokens every input gets).
+                let whole_tokens = stats.input_tokens.unwrap_or(0);
+                let text_tokens = whole_tokens.saturating_sub(model.count_tokens("")).max(1);
                 let tokens_per_word = text_tokens as f64 / input_words.max(1) as f64;
                 let words_per_sentence = input_words as f64 / sentences.len() as f64;
                 let settings: Vec<GenerationSettings> = budgets
