@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::hub::{DEFAULT_HEADLINE_MODEL, DEFAULT_MODEL};
 use crate::length::{LengthPreset, DEFAULT_BULLETS};
 use crate::pipeline::{DeviceChoice, EngineChoice, LongInputPolicy};
-use crate::render::Format;
+use crate::render::{CompareFormat, Format};
 
 /// Summarize news articles into a headline, an abstract and bullet points.
 ///
@@ -16,10 +16,11 @@ use crate::render::Format;
 ///   precis summarize samples/abe-cameron-summit.txt
 ///   curl -s https://example.com/story.html | precis summarize - --format json
 ///   precis summarize story.txt --length short --bullets 3 --engine extractive
+///   precis compare story.txt --words 25,60,120
 ///   precis models pull distilbart-cnn-12-6
 ///   precis eval --predictions preds.jsonl
 #[derive(Debug, Parser)]
-#[command(name = "precis", version, about, long_about, max_term_width = 100)]
+#[command(name = "precis", version, about, long_about, max_term_width = 100, verbatim_doc_comment)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -36,33 +37,24 @@ pub enum Command {
     Eval(EvalArgs),
     /// Summarize feeds and collections into JSONL: in parallel, resumably, one shard of many.
     Batch(BatchArgs),
+    // The help text is CompareArgs' doc comment (a doc comment here would replace its examples).
+    Compare(CompareArgs),
 }
 
-/// Options shared by every command that summarizes.
+/// Options shared by every command that summarizes: the engine and its model, long inputs,
+/// the device and the network. `compare` takes these alone.
 #[derive(Debug, Clone, Args)]
-pub struct EngineArgs {
+pub struct ModelArgs {
     /// auto: the pretrained models when they are cached or downloadable, else the extractive engine
     /// (with a notice on stderr); abstractive: models only, a missing model is an error;
     /// extractive: sentence extraction, no model.
     #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
     pub engine: EngineChoice,
 
-    /// Model for the abstract and the bullets: a preset name (see `precis models list`) or a
+    /// Model for the abstract (and the bullets): a preset name (see `precis models list`) or a
     /// local model directory (config.json, model.safetensors or rust_model.ot, tokenizer).
     #[arg(long, value_name = "NAME|DIR", default_value = DEFAULT_MODEL)]
     pub model: String,
-
-    /// Model for the headline: a preset name or a local model directory.
-    #[arg(long, value_name = "NAME|DIR", default_value = DEFAULT_HEADLINE_MODEL)]
-    pub headline_model: String,
-
-    /// Abstract length: short ≈ 40 words, medium ≈ 80 words, long ≈ 160 words.
-    #[arg(long, value_enum, default_value_t = LengthPreset::Medium)]
-    pub length: LengthPreset,
-
-    /// Number of bullet points.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_BULLETS, value_parser = parse_bullet_count)]
-    pub bullets: usize,
 
     /// Inputs longer than the model window: chunk (summarize all of it, in window-sized chunks at
     /// sentence boundaries, then the chunk summaries), truncate (read only the leading whole
@@ -82,6 +74,25 @@ pub struct EngineArgs {
     /// No progress bars or notices on stderr (errors and warnings are still printed).
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// The shared options plus those of commands that write a headline, one abstract and bullets.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    #[command(flatten)]
+    pub core: ModelArgs,
+
+    /// Model for the headline: a preset name or a local model directory.
+    #[arg(long, value_name = "NAME|DIR", default_value = DEFAULT_HEADLINE_MODEL)]
+    pub headline_model: String,
+
+    /// Abstract length: short ≈ 40 words, medium ≈ 80 words, long ≈ 160 words.
+    #[arg(long, value_enum, default_value_t = LengthPreset::Medium)]
+    pub length: LengthPreset,
+
+    /// Number of bullet points.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BULLETS, value_parser = parse_bullet_count)]
+    pub bullets: usize,
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +162,60 @@ pub struct BatchArgs {
 
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// Summarize one article at several lengths and compare the summaries side by side.
+///
+/// Each length is a budget: a preset (--lengths short,medium,long: the same ≈ 40 / 80 / 160 words
+/// as `summarize --length`), a number of words (--words) or of sentences (--sentences). Without
+/// any, the three presets are compared. Every summary is whole sentences, never cut mid-sentence.
+/// The extractive engine stays within a word budget; a model's output lands within ±15% of it:
+/// the budget is turned into token limits by the model's tokens per word on this input, and an
+/// overshoot is trimmed at a sentence boundary. A budget that could not be met is flagged
+/// (`budget met: NO`, a warning, `budget_met: false` in JSON), never hidden.
+///
+/// For each summary: words, sentences, tokens (model), compression (output words / input words),
+/// novel bigrams (share of the summary's word pairs not found in the article: 0% for copied
+/// sentences, higher the more abstractive), time, and with --reference ROUGE-1/2/Lsum F1. The
+/// article is read, cleaned and tokenized once, a long one is condensed once (--long), and one
+/// encoder pass serves every length.
+///
+/// Examples:
+///   precis compare story.txt
+///   precis compare story.txt --words 25,60,120 --engine extractive
+///   precis compare story.txt --sentences 1,3,5 --format json
+///   precis compare story.html --lengths short,long --reference gold.txt --format markdown
+///   COLUMNS=160 precis compare story.txt --model bart-large-cnn
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct CompareArgs {
+    /// Article file (plain text, Markdown or HTML), or - for standard input.
+    #[arg(value_name = "INPUT", default_value = "-")]
+    pub input: String,
+
+    /// Length presets: short ≈ 40 words, medium ≈ 80 words, long ≈ 160 words.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "LENGTH,...")]
+    pub lengths: Vec<LengthPreset>,
+
+    /// Word budgets (1–1000), e.g. 25,60,120.
+    #[arg(long, value_delimiter = ',', value_name = "N,...", value_parser = crate::length::parse_word_budget)]
+    pub words: Vec<usize>,
+
+    /// Sentence budgets (1–50), e.g. 1,3,5.
+    #[arg(long, value_delimiter = ',', value_name = "N,...", value_parser = crate::length::parse_sentence_budget)]
+    pub sentences: Vec<usize>,
+
+    /// A reference summary (text, Markdown or HTML file) to score every length against with
+    /// ROUGE-1/2/Lsum F1, as `precis eval` scores.
+    #[arg(long, value_name = "FILE")]
+    pub reference: Option<String>,
+
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = CompareFormat::Text)]
+    pub format: CompareFormat,
+
+    #[command(flatten)]
+    pub engine: ModelArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,3 +18,4 @@ pub mod pipeline;
 pub mod render;
 pub mod rouge;
 pub mod text;
+pub mod variants;

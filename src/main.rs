@@ -14,6 +14,7 @@ fn main() {
         Command::Models(command) => commands::models::run(command),
         Command::Eval(args) => commands::eval::run(args),
         Command::Batch(args) => commands::batch::run(args),
+        Command::Compare(args) => commands::compare::run(args),
     };
     if let Err(error) = result {
         eprintln!("precis: error: {error:#}");

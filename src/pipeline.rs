@@ -69,23 +69,34 @@ pub struct SummarizeOptions {
     pub hub: HubSettings,
 }
 
-struct LoadedModel {
-    resolved: ResolvedModel,
-    model: Seq2SeqModel,
+pub(crate) struct LoadedModel {
+    pub(crate) resolved: ResolvedModel,
+    pub(crate) model: Seq2SeqModel,
 }
 
 /// Holds the loaded models (once per process) and summarizes documents with them.
 pub struct Summarizer {
-    options: SummarizeOptions,
-    abstract_model: Option<LoadedModel>,
+    pub(crate) options: SummarizeOptions,
+    pub(crate) abstract_model: Option<LoadedModel>,
     headline_model: Option<LoadedModel>,
     /// Notices for the user (e.g. why the extractive fallback was taken), printed once by the caller.
     pub notices: Vec<String>,
-    load_ms: u64,
+    pub(crate) load_ms: u64,
 }
 
 impl Summarizer {
+    /// Loads the abstract and the headline models (per the engine choice).
     pub fn new(options: SummarizeOptions) -> Result<Summarizer> {
+        Summarizer::load_models(options, true)
+    }
+
+    /// Loads only the abstract model: for abstracts at several lengths (`variants`), which
+    /// need no headline.
+    pub fn abstract_only(options: SummarizeOptions) -> Result<Summarizer> {
+        Summarizer::load_models(options, false)
+    }
+
+    fn load_models(options: SummarizeOptions, with_headline: bool) -> Result<Summarizer> {
         let started = Instant::now();
         let mut summarizer = Summarizer { options, abstract_model: None, headline_model: None, notices: Vec::new(), load_ms: 0 };
         // A name that is neither a preset nor a usable directory is the user's mistake under every engine.
@@ -93,17 +104,27 @@ impl Summarizer {
         hub::check_spec(&summarizer.options.headline_model)?;
         if summarizer.options.engine != EngineChoice::Extractive {
             let device = pick_device(summarizer.options.device)?;
-            match resolve_both(&summarizer.options) {
+            let resolved = if with_headline {
+                resolve_both(&summarizer.options).map(|(abstract_resolved, headline_resolved)| (abstract_resolved, Some(headline_resolved)))
+            } else {
+                hub::resolve(&summarizer.options.model, &summarizer.options.hub).map(|abstract_resolved| (abstract_resolved, None))
+            };
+            match resolved {
                 Ok((abstract_resolved, headline_resolved)) => {
                     summarizer.abstract_model = Some(load(abstract_resolved, device)?);
-                    summarizer.headline_model = Some(load(headline_resolved, device)?);
+                    if let Some(headline_resolved) = headline_resolved {
+                        summarizer.headline_model = Some(load(headline_resolved, device)?);
+                    }
                 }
                 Err(unavailable) if summarizer.options.engine == EngineChoice::Auto => {
+                    let pulls = if with_headline {
+                        format!("`precis models pull {}` and `precis models pull {}`", summarizer.options.model, summarizer.options.headline_model)
+                    } else {
+                        format!("`precis models pull {}`", summarizer.options.model)
+                    };
                     summarizer.notices.push(format!(
-                        "precis: using the extractive engine: {}. Run `precis models pull {}` and `precis models pull {}` with network access to summarize with the pretrained models.",
+                        "precis: using the extractive engine: {}. Run {pulls} with network access to summarize with the pretrained models.",
                         first_line(&unavailable.to_string()),
-                        summarizer.options.model,
-                        summarizer.options.headline_model
                     ));
                 }
                 Err(unavailable) => return Err(unavailable),
@@ -204,61 +225,8 @@ impl Summarizer {
     /// long input as `--long` says).
     fn prepare(&self, document: &Document, abstract_model: &LoadedModel, headline_model: &LoadedModel) -> Result<Prepared> {
         let mut read = self.read(document)?;
-        let model = &abstract_model.model;
-        let window = model.window();
-        let sentence_texts: Vec<String> = read.sentences.iter().map(|s| s.text.clone()).collect();
-        let whole = model.encode(&sentence_texts.join(" "));
-        let stats = &mut read.stats;
-        stats.input_tokens = Some(whole.len());
-        stats.tokens_used = Some(whole.len());
-        stats.window = Some(window);
-        stats.chunks = Some(1);
-        stats.passes = Some(1);
-        let encoder_input = if whole.len() <= window {
-            whole
-        } else {
-            match self.options.long {
-                LongInputPolicy::Error => bail!(
-                    "{}: {} tokens exceed the {window}-token window of {}; use --long chunk to summarize it whole, or --long truncate to read only its beginning",
-                    document.origin,
-                    whole.len(),
-                    abstract_model.resolved.spec
-                ),
-                LongInputPolicy::Truncate => {
-                    let fitted = fit_window(model, &read.sentences, window);
-                    stats.tokens_used = Some(fitted.tokens_used);
-                    stats.truncated = true;
-                    stats.dropped_tokens = fitted.input_tokens - fitted.tokens_used;
-                    read.warnings.push(format!(
-                        "{}: {} tokens exceed the {}-token window of {}; --long truncate: summarized the first {} of {} sentences ({} tokens) and dropped {} tokens",
-                        document.origin,
-                        fitted.input_tokens,
-                        window,
-                        abstract_model.resolved.spec,
-                        fitted.sentences_used,
-                        read.sentences.len(),
-                        fitted.tokens_used,
-                        stats.dropped_tokens
-                    ));
-                    fitted.ids
-                }
-                LongInputPolicy::Chunk => {
-                    let step = Instant::now();
-                    let condensed = condense(model, sentence_texts, &abstract_model.resolved.generation.abstract_)?;
-                    read.timings.chunks = step.elapsed().as_millis() as u64;
-                    stats.chunks = Some(condensed.first_pass_chunks);
-                    stats.passes = Some(condensed.passes + 1);
-                    stats.split_sentences = condensed.split_sentences;
-                    if condensed.split_sentences > 0 {
-                        read.warnings.push(format!(
-                            "{}: {} sentence(s) longer than the {window}-token window were split at word boundaries",
-                            document.origin, condensed.split_sentences
-                        ));
-                    }
-                    model.encode(&condensed.text)
-                }
-            }
-        };
+        let ReadDocument { sentences, stats, timings, warnings, .. } = &mut read;
+        let encoder_input = self.abstract_model_input(abstract_model, document, sentences, stats, timings, warnings)?;
         let headline_input = fit_window(&headline_model.model, &read.sentences, headline_model.model.window()).ids;
         Ok(Prepared { read, encoder_input, headline_input })
     }
@@ -349,6 +317,73 @@ impl Summarizer {
             timings_ms: timings,
             warnings,
         }
+    }
+
+    /// The abstract model's encoder input for a document: the whole text when it fits the
+    /// window, else what `--long` says (chunk summaries, leading sentences, or an error). Fills
+    /// the token counts, chunk statistics and warnings of the output.
+    pub(crate) fn abstract_model_input(
+        &self,
+        abstract_model: &LoadedModel,
+        document: &Document,
+        sentences: &[text::Sentence],
+        stats: &mut Stats,
+        timings: &mut Timings,
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<i64>> {
+        let model = &abstract_model.model;
+        let window = model.window();
+        let sentence_texts: Vec<String> = sentences.iter().map(|s| s.text.clone()).collect();
+        let whole = model.encode(&sentence_texts.join(" "));
+        stats.input_tokens = Some(whole.len());
+        stats.tokens_used = Some(whole.len());
+        stats.window = Some(window);
+        stats.chunks = Some(1);
+        stats.passes = Some(1);
+        if whole.len() <= window {
+            return Ok(whole);
+        }
+        Ok(match self.options.long {
+            LongInputPolicy::Error => bail!(
+                "{}: {} tokens exceed the {window}-token window of {}; use --long chunk to summarize it whole, or --long truncate to read only its beginning",
+                document.origin,
+                whole.len(),
+                abstract_model.resolved.spec
+            ),
+            LongInputPolicy::Truncate => {
+                let fitted = fit_window(model, sentences, window);
+                stats.tokens_used = Some(fitted.tokens_used);
+                stats.truncated = true;
+                stats.dropped_tokens = fitted.input_tokens - fitted.tokens_used;
+                warnings.push(format!(
+                    "{}: {} tokens exceed the {}-token window of {}; --long truncate: summarized the first {} of {} sentences ({} tokens) and dropped {} tokens",
+                    document.origin,
+                    fitted.input_tokens,
+                    window,
+                    abstract_model.resolved.spec,
+                    fitted.sentences_used,
+                    sentences.len(),
+                    fitted.tokens_used,
+                    stats.dropped_tokens
+                ));
+                fitted.ids
+            }
+            LongInputPolicy::Chunk => {
+                let step = Instant::now();
+                let condensed = condense(model, sentence_texts, &abstract_model.resolved.generation.abstract_)?;
+                timings.chunks = step.elapsed().as_millis() as u64;
+                stats.chunks = Some(condensed.first_pass_chunks);
+                stats.passes = Some(condensed.passes + 1);
+                stats.split_sentences = condensed.split_sentences;
+                if condensed.split_sentences > 0 {
+                    warnings.push(format!(
+                        "{}: {} sentence(s) longer than the {window}-token window were split at word boundaries",
+                        document.origin, condensed.split_sentences
+                    ));
+                }
+                model.encode(&condensed.text)
+            }
+        })
     }
 }
 
@@ -477,7 +512,7 @@ fn load(resolved: ResolvedModel, device: Device) -> Result<LoadedModel> {
     Ok(LoadedModel { resolved, model })
 }
 
-fn model_used(role: &str, resolved: &ResolvedModel) -> ModelUsed {
+pub(crate) fn model_used(role: &str, resolved: &ResolvedModel) -> ModelUsed {
     ModelUsed { role: role.to_string(), id: resolved.id.clone(), revision: resolved.revision.clone(), license: resolved.license.clone() }
 }
 

@@ -418,3 +418,228 @@ fn eval_scores_predictions_and_names_bad_lines() {
     let message = stderr(&output);
     assert!(message.contains("line 2") && message.contains("prediction"), "{message}");
 }
+
+// ---- precis compare ----
+
+const SAMPLES: [&str; 4] = [SEED, "samples/port-alder-budget.txt", "samples/keswane-river-flood.md", "samples/sodium-battery-study.html"];
+
+/// Words as precis counts them: whitespace-separated tokens with a letter or digit.
+fn counted_words(text: &str) -> usize {
+    text.split_whitespace().filter(|t| t.chars().any(char::is_alphanumeric)).count()
+}
+
+fn variant_texts(variant: &Value) -> Vec<String> {
+    variant["sentence_texts"].as_array().expect("sentence_texts").iter().map(|s| s.as_str().expect("sentence").to_string()).collect()
+}
+
+/// The counts a variant reports agree with its own text.
+fn assert_counts_match_text(record: &Value, variant: &Value) {
+    let sentences = variant_texts(variant);
+    let text = variant["text"].as_str().expect("text");
+    assert_eq!(text, sentences.join(" "));
+    let words = variant["words"].as_u64().expect("words") as usize;
+    assert_eq!(words, counted_words(text), "{variant}");
+    assert_eq!(variant["sentences"].as_u64(), Some(sentences.len() as u64));
+    let input_words = record["stats"]["input_words"].as_f64().expect("input_words");
+    let compression = variant["compression"].as_f64().expect("compression");
+    assert!((compression - words as f64 / input_words).abs() < 1e-12, "{compression}");
+}
+
+#[test]
+fn compare_gives_three_presets_in_increasing_length_with_correct_counts() {
+    let cache = scratch("compare-presets");
+    let output = run(precis(&cache).args(["compare", SEED, "--engine", "extractive", "--format", "json"]));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let record = json(&output);
+    assert_eq!(record["engine"], "extractive");
+    let variants = record["variants"].as_array().expect("variants");
+    let labels: Vec<&str> = variants.iter().map(|v| v["label"].as_str().expect("label")).collect();
+    assert_eq!(labels, ["short", "medium", "long"]);
+    let source = std::fs::read_to_string(root().join(SEED)).expect("sample");
+    let mut previous = 0;
+    for (variant, budget) in variants.iter().zip([40u64, 80, 160]) {
+        assert_eq!(variant["budget"]["words"], budget);
+        assert_counts_match_text(&record, variant);
+        let words = variant["words"].as_u64().expect("words");
+        assert!(words > previous && words <= budget, "{} words for a {budget}-word budget", words);
+        previous = words;
+        assert_eq!(variant["budget_met"], true);
+        // Extracted sentences are the article's own: no novel bigram, every sentence complete.
+        assert_eq!(variant["novel_bigrams"].as_f64(), Some(0.0));
+        for sentence in variant_texts(variant) {
+            assert!(sentence.ends_with(['.', '"', '”', '?', '!']), "{sentence:?}");
+            let opening: String = sentence.split_whitespace().take(6).collect::<Vec<_>>().join(" ");
+            assert!(source.split_whitespace().collect::<Vec<_>>().join(" ").contains(&opening), "{sentence:?}");
+        }
+        assert!(variant["tokens"].is_null());
+    }
+    // summarize --length and compare share one definition of the presets.
+    for length in ["short", "medium", "long"] {
+        let summary = json(&run(precis(&cache).args(["summarize", SEED, "--engine", "extractive", "--format", "json", "--length", length])));
+        let variant = variants.iter().find(|v| v["label"] == length).expect("variant");
+        assert_eq!(summary["abstract"], variant["text"], "{length}");
+        assert_eq!(summary["settings"]["target_words"], variant["budget"]["words"]);
+    }
+}
+
+#[test]
+fn compare_word_and_sentence_budgets_hold_on_every_sample_with_the_extractive_engine() {
+    let cache = scratch("compare-samples");
+    for sample in SAMPLES {
+        let output = run(precis(&cache).args(["compare", sample, "--engine", "extractive", "--words", "25,60,120", "--sentences", "1,3,5", "--format", "json"]));
+        assert!(output.status.success(), "{sample}: {}", stderr(&output));
+        let record = json(&output);
+        let variants = record["variants"].as_array().expect("variants");
+        assert_eq!(variants.len(), 6);
+        for variant in variants {
+            assert_counts_match_text(&record, variant);
+            let words = variant["words"].as_u64().expect("words");
+            let sentences = variant["sentences"].as_u64().expect("sentences");
+            if let Some(budget) = variant["budget"]["words"].as_u64() {
+                if variant["budget_met"] == true {
+                    assert!(words <= budget, "{sample}: {words} words for {budget}");
+                } else {
+                    // Only when not one sentence fits: the best one whole, and a warning says so.
+                    assert_eq!(sentences, 1, "{sample}: {variant}");
+                    assert!(words > budget);
+                    assert!(variant["warnings"][0].as_str().unwrap_or("").contains("kept whole rather than cut"), "{variant}");
+                }
+                if budget >= 60 {
+                    assert_eq!(variant["budget_met"], true, "{sample}: {variant}");
+                }
+            } else {
+                let budget = variant["budget"]["sentences"].as_u64().expect("a sentence budget");
+                assert_eq!(sentences, budget, "{sample}: {variant}");
+                assert_eq!(variant["budget_met"], true);
+            }
+        }
+    }
+}
+
+#[test]
+fn compare_with_a_fixture_model_maps_budgets_to_tokens_and_never_hides_a_miss() {
+    let cache = scratch("compare-model");
+    let output = run(precis(&cache).args(["compare", SEED, "--model", BART, "--words", "20,40", "--sentences", "2", "--format", "json"]));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let record = json(&output);
+    assert_eq!(record["engine"], "abstractive");
+    assert_eq!(record["models"][0]["id"], BART);
+    // The seed article is over the fixture's 256-token window: condensed once, read whole.
+    let stats = &record["stats"];
+    assert_eq!(stats["window"], 256);
+    assert!(stats["chunks"].as_u64().expect("chunks") > 1, "{stats}");
+    assert_eq!(stats["truncated"], false);
+    let tokens_per_word = stats["tokens_per_word"].as_f64().expect("tokens_per_word");
+    assert!(tokens_per_word > 1.0 && tokens_per_word < 2.0, "{tokens_per_word}");
+    let variants = record["variants"].as_array().expect("variants");
+    for (variant, words) in variants.iter().zip([20.0f64, 40.0]) {
+        // Decoder start, forced BOS and EOS (bart-tiny's config forces a BOS) come on top.
+        let generation = &variant["generation"];
+        assert_eq!(generation["max_tokens"].as_u64(), Some((words * 1.5 * tokens_per_word).round() as u64 + 3), "{generation}");
+        assert_eq!(generation["min_tokens"].as_u64(), Some((words * (1.0 - 0.15) * tokens_per_word).round() as u64 + 3), "{generation}");
+        assert_eq!(generation["beams"], 4);
+    }
+    for variant in variants {
+        assert_counts_match_text(&record, variant);
+        assert!(variant["tokens"].as_u64().expect("tokens") > 0);
+        let sentences = variant_texts(variant);
+        let complete = sentences.iter().all(|s| s.trim_end_matches(['"', '”', ')']).ends_with(['.', '!', '?']));
+        let words = variant["words"].as_u64().expect("words") as f64;
+        if variant["budget_met"] == true {
+            assert!(complete, "{variant}");
+            match variant["budget"]["words"].as_f64() {
+                Some(budget) => assert!(words * 100.0 >= budget * 85.0 && words * 100.0 <= budget * 115.0, "{variant}"),
+                None => assert_eq!(variant["budget"]["sentences"].as_u64(), Some(sentences.len() as u64)),
+            }
+        } else {
+            // The random-weight fixture writes no sentence ends: its text is shown as written,
+            // flagged in the JSON and on stderr, and not cut to fit.
+            let warning = variant["warnings"][0].as_str().expect("a warning says why");
+            assert!(!warning.is_empty());
+            assert!(stderr(&output).contains(warning), "{}", stderr(&output));
+        }
+    }
+}
+
+#[test]
+fn compare_reference_scores_match_the_rouge_implementation() {
+    let cache = scratch("compare-rouge");
+    let dir = scratch("compare-rouge-files");
+    let reference_text = "Japan and Britain agreed to boost security cooperation.\nThe leaders also discussed trade between Japan and the European Union.\n";
+    let reference = dir.join("reference.txt");
+    std::fs::write(&reference, reference_text).expect("write");
+    let output = run(precis(&cache).args(["compare", SEED, "--engine", "extractive", "--words", "30,90", "--format", "json", "--reference"]).arg(&reference));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let record = json(&output);
+    assert_eq!(record["reference"].as_str(), reference.to_str());
+    for variant in record["variants"].as_array().expect("variants") {
+        let expected = precis::rouge::score(reference_text.trim_end(), &variant_texts(variant).join("\n"));
+        let rouge = &variant["rouge"];
+        // serde_json's default float parser can be one unit in the last place off; nothing more.
+        let same = |key: &str, expected: f64| (rouge[key].as_f64().expect("a score") - expected).abs() <= 1e-15;
+        assert!(same("rouge1", expected.rouge1.f1), "{rouge} vs {expected:?}");
+        assert!(same("rouge2", expected.rouge2.f1), "{rouge} vs {expected:?}");
+        assert!(same("rougeLsum", expected.rouge_lsum.f1), "{rouge} vs {expected:?}");
+        assert!(expected.rouge1.f1 > 0.1, "the seed article's lead shares words with the reference: {rouge}");
+    }
+}
+
+#[test]
+fn compare_invalid_budgets_are_clear_errors() {
+    let cache = scratch("compare-invalid");
+    for (args, status, message) in [
+        (vec!["--words", "0"], 2, "a word budget of 0 is out of range"),
+        (vec!["--words", "abc"], 2, "'abc' is not a whole number"),
+        (vec!["--words", "25,,60"], 2, "is not a whole number"),
+        (vec!["--sentences", "0"], 2, "a sentence budget of 0 is out of range"),
+        (vec!["--lengths", "huge"], 2, "huge"),
+        (vec!["--lengths", "medium", "--words", "80"], 1, "medium and 80 words are the same budget"),
+    ] {
+        let output = run(precis(&cache).args(["compare", SEED, "--engine", "extractive"]).args(&args));
+        assert_eq!(output.status.code(), Some(status), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(message), "{args:?}: {}", stderr(&output));
+        assert!(stdout(&output).is_empty(), "{args:?}");
+    }
+    let output = run(precis(&cache).args(["compare", "no-such-file.txt", "--engine", "extractive"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("no-such-file.txt"), "{}", stderr(&output));
+}
+
+#[test]
+fn compare_text_fits_the_terminal_and_markdown_has_a_table() {
+    let cache = scratch("compare-text");
+    let wide = run(precis(&cache).env("COLUMNS", "120").args(["compare", SEED, "--engine", "extractive"]));
+    assert!(wide.status.success(), "stderr: {}", stderr(&wide));
+    let text = stdout(&wide);
+    assert!(text.lines().all(|l| l.chars().count() <= 120), "{text}");
+    let header = text.lines().next().expect("header");
+    assert!(header.contains("short") && header.contains("medium") && header.contains("long"), "side by side: {text}");
+    assert!(text.lines().any(|l| l.starts_with("words") && l.split_whitespace().count() == 4), "{text}");
+    assert!(text.contains("extractive engine"), "{text}");
+
+    let narrow = run(precis(&cache).env("COLUMNS", "60").args(["compare", SEED, "--engine", "extractive"]));
+    let text = stdout(&narrow);
+    assert!(text.lines().all(|l| l.chars().count() <= 60), "{text}");
+    assert!(text.contains("── short") && text.contains("── long"), "stacked: {text}");
+
+    let markdown = stdout(&run(precis(&cache).args(["compare", SEED, "--engine", "extractive", "--format", "markdown"])));
+    assert!(markdown.starts_with("| | short | medium | long |"), "{markdown}");
+    assert!(markdown.contains("### medium (80 words)"), "{markdown}");
+
+    let help = stdout(&run(precis(&cache).args(["compare", "--help"])));
+    assert!(help.contains("Examples:") && help.contains("--words") && help.contains("novel bigrams"), "{help}");
+}
+
+#[test]
+fn compare_budget_beyond_the_model_window_is_capped_and_said() {
+    let cache = scratch("compare-cap");
+    let output = run(precis(&cache).args(["compare", SEED, "--model", BART, "--words", "300", "--long", "truncate", "--format", "json"]));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let record = json(&output);
+    assert_eq!(record["stats"]["truncated"], true);
+    let variant = &record["variants"][0];
+    assert_eq!(variant["generation"]["max_tokens"], 256);
+    assert_eq!(variant["budget_met"], false);
+    let warnings: Vec<&str> = variant["warnings"].as_array().expect("warnings").iter().filter_map(Value::as_str).collect();
+    assert!(warnings.iter().any(|w| w.contains("the model writes at most 256 (its window)")), "{warnings:?}");
+}

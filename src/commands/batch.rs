@@ -65,7 +65,7 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     let mut workers = vec![spawn_worker(options.clone(), fetch_timeout, work_queue.clone(), message_sender.clone())];
     let engine_used = match messages.recv() {
         Ok(WorkerMessage::Ready { engine, notices }) => {
-            if !args.engine.quiet {
+            if !args.engine.core.quiet {
                 for notice in notices {
                     eprintln!("{notice}");
                 }
@@ -96,7 +96,7 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     drop(work_sender);
     drop(message_sender);
 
-    let progress = progress_bar(total as u64, args.engine.quiet);
+    let progress = progress_bar(total as u64, args.engine.core.quiet);
     let (mut done, mut failed) = (0usize, 0usize);
     for message in messages {
         match message {
@@ -125,7 +125,7 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     }
 
     let seconds = started.elapsed().as_secs_f64();
-    if !args.engine.quiet {
+    if !args.engine.core.quiet {
         eprintln!(
             "precis: batch: {} summarized, {failed} failed, {} skipped ({} already in the output, {} duplicates, {} in other shards, {} older than --since) in {seconds:.1} s ({:.1} items/s){}",
             done - failed,
@@ -190,22 +190,36 @@ fn spawn_worker(options: SummarizeOptions, fetch_timeout: Duration, queue: WorkQ
     })
 }
 
-/// Work items sorted by the length of their text (items still to be fetched first) and cut into
-/// groups of `size`: neighbours in length end up in one group, and so in one model batch.
-fn length_groups(mut work: Vec<WorkItem>, size: usize) -> Vec<WorkGroup> {
+/// Work items cut into groups of `size` of similar length: within each stretch of
+/// `SORT_STRETCH` items (input order otherwise kept, so that records come out roughly in input
+/// order and an interrupted run has done the early items), items are sorted by the length of
+/// their text — items still to be fetched first — and neighbours form a group, which goes
+/// through the model as one batch. A size of 1 keeps the input order exactly.
+fn length_groups(work: Vec<WorkItem>, size: usize) -> Vec<WorkGroup> {
+    let size = size.max(1);
+    if size == 1 {
+        return work.into_iter().map(|item| vec![item]).collect();
+    }
     let length = |work: &WorkItem| match &work.task {
         Task::Summarize(document) => document.text.len(),
         Task::FetchAndSummarize(_) | Task::Fail(_) => 0,
     };
-    // Stable: items of equal length keep the input's order.
-    work.sort_by_key(length);
     let mut groups = Vec::new();
     let mut items = work.into_iter().peekable();
     while items.peek().is_some() {
-        groups.push(items.by_ref().take(size.max(1)).collect());
+        let mut stretch: Vec<WorkItem> = items.by_ref().take(SORT_STRETCH).collect();
+        // Stable: items of equal length keep the input's order.
+        stretch.sort_by_key(length);
+        let mut stretch = stretch.into_iter().peekable();
+        while stretch.peek().is_some() {
+            groups.push(stretch.by_ref().take(size).collect());
+        }
     }
     groups
 }
+
+/// Items sorted by length together (see `length_groups`).
+const SORT_STRETCH: usize = 8 * GENERATION_BATCH;
 
 /// One record per item of the group: pages fetched first, then every document that could be read
 /// summarized together (`Summarizer::summarize_many` batches them through the model).

@@ -46,7 +46,7 @@ fn summarize_and_score(args: &EvalArgs, data: &str) -> Result<(Vec<RecordScore>,
     let records = eval::read_dataset(Path::new(data), &reference_field)?;
     let limit = args.limit.unwrap_or(usize::MAX);
     let summarizer = Summarizer::new(super::summarize_options(&args.engine))?;
-    if !args.engine.quiet {
+    if !args.engine.core.quiet {
         for notice in &summarizer.notices {
             eprintln!("{notice}");
         }

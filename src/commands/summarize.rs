@@ -22,7 +22,7 @@ pub fn run(args: &SummarizeArgs) -> Result<()> {
     }
     let documents: Vec<Document> = args.inputs.iter().map(|arg| input::read_document(arg)).collect::<Result<_, _>>()?;
     let summarizer = Summarizer::new(super::summarize_options(&args.engine))?;
-    if !args.engine.quiet {
+    if !args.engine.core.quiet {
         for notice in &summarizer.notices {
             eprintln!("{notice}");
         }

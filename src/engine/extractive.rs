@@ -23,7 +23,7 @@ mod headline;
 
 use std::collections::HashMap;
 
-use crate::length::{LengthPreset, DEFAULT_BULLETS};
+use crate::length::{Budget, LengthPreset, DEFAULT_BULLETS};
 use crate::text::{self, Sentence, TermExtractor};
 
 /// What to produce.
@@ -90,6 +90,40 @@ pub fn summarize_sentences(
             .into_iter()
             .map(|index| cleanup::bullet_text(&article.sentences[index].display))
             .collect(),
+    }
+}
+
+/// An article scored once, for abstracts at several budgets (scoring is the costly part).
+pub struct ScoredArticle {
+    article: Article,
+    scores: Vec<f64>,
+    ranking: Vec<usize>,
+}
+
+impl ScoredArticle {
+    pub fn new(sentences: &[Sentence]) -> ScoredArticle {
+        let article = Article::analyse(sentences);
+        let scores = article.scores();
+        let ranking = rank(&scores);
+        ScoredArticle { article, scores, ranking }
+    }
+
+    /// Whole sentences in article order. A word budget is a ceiling, as for
+    /// [`summarize_sentences`] (unless not even one sentence fits: then the best one, whole);
+    /// a sentence budget is a count, fewer only when the article has fewer sentences to choose.
+    pub fn abstract_within(&self, budget: Budget) -> Vec<String> {
+        if self.article.sentences.is_empty() {
+            return Vec::new();
+        }
+        let (max_words, max_sentences) = match budget {
+            Budget::Words(words) => (words, usize::MAX),
+            Budget::Sentences(count) => (usize::MAX, count),
+        };
+        self.article
+            .select_within(&self.scores, &self.ranking, max_words, max_sentences)
+            .into_iter()
+            .map(|index| self.article.sentences[index].display.clone())
+            .collect()
     }
 }
 
@@ -309,16 +343,27 @@ impl Article {
 
     /// Sentence indices of the abstract, in article order.
     fn select_abstract(&self, scores: &[f64], ranking: &[usize], budget: usize) -> Vec<usize> {
+        self.select_within(scores, ranking, budget, usize::MAX)
+    }
+
+    /// Sentence indices, in article order, within `max_words` and `max_sentences`.
+    fn select_within(
+        &self,
+        scores: &[f64],
+        ranking: &[usize],
+        budget: usize,
+        max_sentences: usize,
+    ) -> Vec<usize> {
         let mut chosen: Vec<usize> = Vec::new();
         let mut used = 0usize;
-        loop {
+        while chosen.len() < max_sentences {
             let candidates = self.by_marginal_relevance(scores, ranking, &chosen);
             let Some(&(_, top_value)) = candidates.first() else {
                 break;
             };
             let nearly_as_good = top_value - (1.0 - STAND_IN_RATIO) * top_value.abs();
             let pick = candidates.iter().find(|&&(index, value)| {
-                used + self.sentences[index].words <= budget
+                used.saturating_add(self.sentences[index].words) <= budget
                     && (chosen.is_empty() || value >= nearly_as_good)
             });
             let Some(&(index, _)) = pick else { break };
@@ -514,6 +559,28 @@ mod tests {
             );
             assert!(positions.windows(2).all(|pair| pair[0] < pair[1]));
         }
+    }
+
+    #[test]
+    fn several_budgets_from_one_scoring() {
+        let raw = crate::text::test_inputs::seed_article();
+        let sentences = text::split_sentences(&normalize(&raw));
+        let budgets = [
+            Budget::Words(25),
+            Budget::Words(80),
+            Budget::Sentences(1),
+            Budget::Sentences(3),
+        ];
+        let scored = ScoredArticle::new(&sentences);
+        let abstracts: Vec<Vec<String>> = budgets.iter().map(|&b| scored.abstract_within(b)).collect();
+        let words = |sentences: &[String]| -> usize { sentences.iter().map(|s| count_words(s)).sum() };
+        assert!(words(&abstracts[0]) <= 25 && !abstracts[0].is_empty(), "{:?}", abstracts[0]);
+        assert!(words(&abstracts[1]) <= 80 && words(&abstracts[1]) > words(&abstracts[0]));
+        assert_eq!(abstracts[2].len(), 1);
+        assert_eq!(abstracts[3].len(), 3);
+        // A word budget gives what `summarize_sentences` gives for the same budget.
+        let options = ExtractiveOptions { abstract_words: 80, bullets: 4 };
+        assert_eq!(abstracts[1], summarize_sentences(&sentences, &options).abstract_sentences);
     }
 
     #[test]

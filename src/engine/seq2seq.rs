@@ -10,6 +10,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use rust_bert::pipelines::common::{ModelType, TokenizerOption};
@@ -95,6 +96,14 @@ pub struct ModelFiles {
     pub tokenizer: TokenizerFiles,
 }
 
+/// Outputs of [`Seq2SeqModel::generate_variants_timed`]: `outputs[v][i]` is input `i` decoded
+/// with settings `v`, which took `decode[v]` after the shared `encode`.
+pub struct TimedVariants {
+    pub outputs: Vec<Vec<Vec<i64>>>,
+    pub encode: Duration,
+    pub decode: Vec<Duration>,
+}
+
 /// A loaded seq2seq model, ready to encode, generate and decode.
 pub struct Seq2SeqModel {
     architecture: Architecture,
@@ -167,6 +176,17 @@ impl Seq2SeqModel {
         self.encode(text).len()
     }
 
+    /// Tokens of `text` alone, as the model's tokenizer splits it: no prefix, no special tokens.
+    pub fn count_text_tokens(&self, text: &str) -> usize {
+        self.tokenizer.tokenize(text).len()
+    }
+
+    /// Tokens an output holds besides its text, counted in `GenerationSettings` lengths: the
+    /// decoder start, the end-of-sequence token, and a forced first token when the config has one.
+    pub fn special_output_tokens(&self) -> u32 {
+        2 + u32::from(self.tokens.forced_bos.is_some())
+    }
+
     /// Generates one output per input. Inputs are right-padded into one batch with an attention
     /// mask, as transformers does, and decoded by precis's own loop (`engine::decode`), which
     /// gives the ids transformers 4.44's `generate()` gives: each row starts with the decoder
@@ -180,11 +200,17 @@ impl Seq2SeqModel {
     /// pass: `result[v][i]` is input `i` decoded with `settings[v]`. Each decoding is the one
     /// [`Seq2SeqModel::generate`] would give for those settings alone.
     pub fn generate_variants(&self, inputs: &[Vec<i64>], settings: &[GenerationSettings]) -> Result<Vec<Vec<Vec<i64>>>> {
+        Ok(self.generate_variants_timed(inputs, settings)?.outputs)
+    }
+
+    /// [`Seq2SeqModel::generate_variants`], with the time of the shared encoder pass and of each
+    /// decoding.
+    pub fn generate_variants_timed(&self, inputs: &[Vec<i64>], settings: &[GenerationSettings]) -> Result<TimedVariants> {
         for variant in settings {
             variant.validate("generation settings")?;
         }
         if inputs.is_empty() || settings.is_empty() {
-            return Ok(vec![Vec::new(); settings.len()]);
+            return Ok(TimedVariants { outputs: vec![Vec::new(); settings.len()], encode: Duration::ZERO, decode: vec![Duration::ZERO; settings.len()] });
         }
         let longest = inputs.iter().map(Vec::len).max().unwrap_or(0);
         if inputs.iter().any(Vec::is_empty) {
@@ -202,25 +228,30 @@ impl Seq2SeqModel {
             mask.extend(std::iter::repeat(0i64).take(longest - input.len()));
         }
         let shape = [inputs.len() as i64, longest as i64];
-        let generated = quietly(|| -> Result<Vec<Vec<Vec<i64>>>> {
+        let generated = quietly(|| -> Result<TimedVariants> {
             let _no_grad = tch::no_grad_guard();
+            let started = Instant::now();
             let input_ids = Tensor::f_from_slice(&ids)?.f_view(shape)?.f_to_device(self.device)?;
             let attention_mask = Tensor::f_from_slice(&mask)?.f_view(shape)?.f_to_device(self.device)?;
             let encoder_states = self.network.encode(&input_ids, &attention_mask)?;
-            settings
-                .iter()
-                .map(|variant| decode::generate_encoded(&self.network, &encoder_states, &attention_mask, variant, &self.tokens))
-                .collect()
+            let encode = started.elapsed();
+            let mut timed = TimedVariants { outputs: Vec::with_capacity(settings.len()), encode, decode: Vec::with_capacity(settings.len()) };
+            for variant in settings {
+                let started = Instant::now();
+                timed.outputs.push(decode::generate_encoded(&self.network, &encoder_states, &attention_mask, variant, &self.tokens)?);
+                timed.decode.push(started.elapsed());
+            }
+            Ok(timed)
         });
-        let variants = match generated {
-            Ok(Ok(variants)) => variants,
+        let timed = match generated {
+            Ok(Ok(timed)) => timed,
             Ok(Err(error)) => bail!("generation failed: {error:#}"),
             Err(panic) => bail!("generation failed inside libtorch: {panic}"),
         };
-        if variants.iter().any(|outputs| outputs.len() != inputs.len()) {
+        if timed.outputs.iter().any(|outputs| outputs.len() != inputs.len()) {
             bail!("generation returned a wrong number of outputs for {} inputs", inputs.len());
         }
-        Ok(variants)
+        Ok(timed)
     }
 
     /// Text of generated ids, special tokens removed, tokenization spaces cleaned up

@@ -29,6 +29,31 @@ pub fn ends_with_terminal_punctuation(s: &str) -> bool {
         .ends_with(['.', '!', '?', '…', '。', '！', '？', '‽'])
 }
 
+/// Share of a summary's word bigrams that do not occur in the source: 0 for a summary copied
+/// sentence by sentence, near 1 for one written in other words. Words are lowercased runs of
+/// letters and digits; bigrams are taken within each summary sentence (two extracted sentences
+/// side by side do not make a new bigram) and anywhere in the source. Counted per occurrence.
+/// `None` when the summary has no bigram.
+pub fn novel_bigram_share(source: &str, summary_sentences: &[String]) -> Option<f64> {
+    use std::collections::HashSet;
+    fn words(text: &str) -> Vec<String> {
+        text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+    }
+    let source_words = words(source);
+    let source_bigrams: HashSet<(&str, &str)> = source_words.windows(2).map(|pair| (pair[0].as_str(), pair[1].as_str())).collect();
+    let (mut total, mut novel) = (0usize, 0usize);
+    for sentence in summary_sentences {
+        let sentence_words = words(sentence);
+        for pair in sentence_words.windows(2) {
+            total += 1;
+            if !source_bigrams.contains(&(pair[0].as_str(), pair[1].as_str())) {
+                novel += 1;
+            }
+        }
+    }
+    (total > 0).then(|| novel as f64 / total as f64)
+}
+
 /// Inputs shared by the tests of this module and of the engines.
 #[cfg(test)]
 pub(crate) mod test_inputs {
@@ -77,6 +102,17 @@ mod tests {
         assert_eq!(count_words("Profits rose 3.5% — to $1.13bn."), 5);
         assert_eq!(count_words("one"), 1);
         assert_eq!(count_words("Ünïcödé wörds ok"), 3);
+    }
+
+    #[test]
+    fn novel_bigrams_count_new_word_pairs() {
+        let source = "The council approved the budget on Tuesday. Residents were pleased.";
+        let copied = vec!["The council approved the budget on Tuesday.".to_string(), "Residents were pleased.".to_string()];
+        assert_eq!(novel_bigram_share(source, &copied), Some(0.0));
+        // "council passed", "passed the" are new; "the budget" is not: 2 of 3.
+        let rewritten = vec!["Council passed the budget.".to_string()];
+        assert_eq!(novel_bigram_share(source, &rewritten), Some(2.0 / 3.0));
+        assert_eq!(novel_bigram_share(source, &["Pleased.".to_string()]), None);
     }
 
     #[test]
