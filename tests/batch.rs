@@ -343,8 +343,11 @@ fn bad_shard_and_resume_without_out_are_command_line_errors() {
 }
 
 /// A loopback HTTP server for `--fetch` and feed URLs: `/feed.rss` (teaser items linking to the
-/// pages below), `/article` (an article page), `/slow` (answers after 3 s), anything else 404.
-/// Its thread is detached and ends with the test binary.
+/// pages below), `/article` (an article page), `/slow` (answers after 3 s), `/faults.rss` (items
+/// linking to the faulty pages below), `/feed-error.rss` (500), `/feed-login.rss` (an HTML
+/// page instead of the feed), anything else 404. Its thread is detached and ends with the test
+/// binary. The faulty pages: `/dropped` (the connection closes mid-body), `/stall` (half the
+/// body, then silence), `/error500`, `/endless` (a body that never ends).
 fn serve_news() -> String {
     use std::io::{BufRead, BufReader};
     use std::net::TcpListener;
@@ -357,6 +360,15 @@ fn serve_news() -> String {
 <item><guid>slow</guid><title>Slow</title><link>{base}/slow</link></item>
 </channel></rss>"#
     );
+    let faults = format!(
+        r#"<?xml version="1.0"?><rss version="2.0"><channel><title>Faulty News</title>
+<item><guid>dropped</guid><title>Dropped</title><link>{base}/dropped</link></item>
+<item><guid>stall</guid><title>Stalled</title><link>{base}/stall</link></item>
+<item><guid>error500</guid><title>Server error</title><link>{base}/error500</link></item>
+<item><guid>endless</guid><title>Endless</title><link>{base}/endless</link></item>
+<item><guid>teaser</guid><title>Town hall roof</title><link>{base}/article</link></item>
+</channel></rss>"#
+    );
     let article = "<!DOCTYPE html><html><head><title>Town hall roof repaired</title></head><body><nav><a href='/'>Home</a></nav><article>\
         <h1>Town hall roof repaired</h1>\
         <p>Roofers finished replacing the slate roof of the town hall on Wednesday, two weeks ahead of schedule.</p>\
@@ -366,7 +378,7 @@ fn serve_news() -> String {
         </article></body></html>";
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let feed = feed.clone();
+            let (feed, faults) = (feed.clone(), faults.clone());
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(match stream.try_clone() {
                     Ok(s) => s,
@@ -381,7 +393,34 @@ fn serve_news() -> String {
                     header.clear();
                 }
                 let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let mut stream = stream;
+                let head = |status: &str, length: usize| format!("HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n");
+                match path.as_str() {
+                    "/dropped" => {
+                        // Promises the whole article, sends a fifth of it and hangs up.
+                        let _ = write!(stream, "{}{}", head("200 OK", article.len()), &article[..article.len() / 5]);
+                        let _ = stream.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                    "/stall" => {
+                        let _ = write!(stream, "{}{}", head("200 OK", article.len()), &article[..article.len() / 2]);
+                        let _ = stream.flush();
+                        std::thread::sleep(Duration::from_secs(10));
+                        return;
+                    }
+                    "/endless" => {
+                        // No length, no end: only the client's size cap stops it.
+                        let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n<html><body>");
+                        let paragraph = "<p>The council met again and talked for a very long time about the same things.</p>\n".repeat(100);
+                        while stream.write_all(paragraph.as_bytes()).is_ok() {}
+                        return;
+                    }
+                    _ => {}
+                }
                 let (status, body) = match path.as_str() {
+                    "/faults.rss" => ("200 OK", faults),
+                    "/error500" | "/feed-error.rss" => ("500 Internal Server Error", "<html><body><h1>Internal Server Error</h1></body></html>".to_string()),
+                    "/feed-login.rss" => ("200 OK", "<!DOCTYPE html><html><head><title>Sign in</title></head><body><h1>Sign in to read our feeds</h1><form><input name='user'></form></body></html>".to_string()),
                     "/feed.rss" => ("200 OK", feed),
                     "/article" => ("200 OK", article.to_string()),
                     "/slow" => {
@@ -390,8 +429,7 @@ fn serve_news() -> String {
                     }
                     _ => ("404 Not Found", "not here".to_string()),
                 };
-                let mut stream = stream;
-                let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                let _ = write!(stream, "{}{body}", head(status, body.len()));
             });
         }
     });
@@ -500,5 +538,119 @@ fn interrupted_with_ctrl_c_then_resumed_every_item_once() {
     assert!(!before.is_empty() && before.len() < count, "interrupted mid-batch: {} records", before.len());
     let output = run(batch(&cache).arg(&items).arg("--out").arg(&out).arg("--resume"));
     assert!(output.status.success(), "{}", stderr(&output));
+    assert_each_once(&file_records(&out), count);
+}
+
+#[test]
+fn fetch_faults_are_recorded_per_item_and_the_batch_goes_on() {
+    let cache = scratch("fetch-faults");
+    let base = serve_news();
+    let started = Instant::now();
+    let output = run(batch(&cache).arg(format!("{base}/faults.rss")).args(["--fetch", "--fetch-timeout", "1"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let records = by_id(&stdout_records(&output));
+    assert_eq!(records.len(), 5, "{records:?}");
+    assert_summarized(&records["teaser"]);
+    let error = |id: &str| records[id]["error"].as_str().unwrap_or_else(|| panic!("{id} has no error: {}", records[id])).to_string();
+    let dropped = error("dropped");
+    assert!(dropped.contains(&format!("{base}/dropped")) && dropped.contains("closed before all bytes were read"), "{dropped}");
+    let stall = error("stall");
+    assert!(stall.contains(&format!("{base}/stall")) && stall.to_lowercase().contains("timed out"), "{stall}");
+    let server_error = error("error500");
+    assert!(server_error.contains(&format!("{base}/error500")) && server_error.contains("HTTP 500"), "{server_error}");
+    let endless = error("endless");
+    assert!(endless.contains(&format!("{base}/endless")) && endless.contains("over 5 MiB"), "{endless}");
+    assert!(stderr(&output).contains("4 of 5 items failed"), "{}", stderr(&output));
+    assert!(started.elapsed() < Duration::from_secs(60), "faults took {:?}", started.elapsed());
+}
+
+#[test]
+fn a_feed_url_that_fails_or_serves_a_web_page_stops_the_batch_naming_it() {
+    let cache = scratch("feed-faults");
+    let base = serve_news();
+    for (path, expected) in [
+        ("/feed-error.rss", "500"),
+        ("/feed-login.rss", "answered with an HTML page, not an RSS, Atom or JSON feed"),
+        ("/dropped", "closed before all bytes were read"),
+        ("/missing.rss", "404"),
+    ] {
+        let url = format!("{base}{path}");
+        let output = run(batch(&cache).arg(format!("{FEEDS}/news.rss")).arg(&url));
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{path}: {message}");
+        assert!(message.contains(&url) && message.contains(expected), "{path}: expected {expected:?} in {message}");
+        assert!(!message.contains("panicked"), "{message}");
+        assert!(output.stdout.is_empty(), "{path}: nothing is summarized when an input cannot be read");
+    }
+}
+
+#[test]
+fn output_that_becomes_unwritable_mid_batch_keeps_whole_records_and_resume_finishes() {
+    let cache = scratch("unwritable");
+    let items = cache.join("items.jsonl");
+    let count = 60;
+    write_generated_jsonl(&items, count);
+    let out = cache.join("out.jsonl");
+    // Tests may run as root, whom file permissions do not stop. A file size limit does: with
+    // `ulimit -f` (512-byte blocks) writes past 32 KiB fail with EFBIG, as on a full disk; the
+    // signal that would kill the process instead is ignored, as a shell user's would be.
+    let output = run(Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -f 64 && trap '' XFSZ && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_precis"))
+        .args(["batch", "--engine", "extractive"])
+        .arg(&items)
+        .arg("--out")
+        .arg(&out)
+        .current_dir(root())
+        .env("HF_HUB_CACHE", &cache)
+        .env("HF_ENDPOINT", "http://127.0.0.1:9"));
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(message.contains("cannot write to output") && message.contains("File too large") && message.contains("--resume"), "{message}");
+    let written = file_records(&out);
+    assert!(!written.is_empty() && written.len() < count, "{} records before the limit", written.len());
+    assert_eq!(ids(&written).iter().collect::<HashSet<_>>().len(), written.len(), "an item appears twice");
+
+    let output = run(batch(&cache).arg(&items).arg("--out").arg(&out).arg("--resume"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains(&format!("{} already in the output", written.len())), "{}", stderr(&output));
+    assert_each_once(&file_records(&out), count);
+
+    // A device that is always full.
+    let output = run(batch(&cache).arg(&items).args(["--out", "/dev/full"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("cannot write to output /dev/full: No space left on device"), "{}", stderr(&output));
+}
+
+#[test]
+fn killed_at_random_points_then_resumed_every_item_once() {
+    let cache = scratch("random-kills");
+    let items = cache.join("items.jsonl");
+    let count = 1500;
+    write_generated_jsonl(&items, count);
+    let out = cache.join("out.jsonl");
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1;
+    let mut state = seed;
+    let mut next_delay = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        // From before the inputs are read to well into the run.
+        Duration::from_millis(state % 1500)
+    };
+    for round in 1..=5 {
+        let delay = next_delay();
+        let mut child = batch(&cache).arg(&items).arg("--out").arg(&out).args(["--resume", "--jobs", "2"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+        std::thread::sleep(delay);
+        child.kill().expect("kill -9");
+        child.wait().expect("wait");
+        // Every line whole (`records` fails on a torn one), no item twice.
+        let written = if out.exists() { file_records(&out) } else { Vec::new() };
+        let unique: HashSet<String> = ids(&written).into_iter().collect();
+        assert_eq!(unique.len(), written.len(), "seed {seed}, round {round} (killed after {delay:?}): an item appears twice");
+    }
+    let output = run(batch(&cache).arg(&items).arg("--out").arg(&out).args(["--resume", "--jobs", "2"]));
+    assert!(output.status.success(), "seed {seed}: {}", stderr(&output));
     assert_each_once(&file_records(&out), count);
 }

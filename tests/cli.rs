@@ -643,3 +643,36 @@ fn compare_budget_beyond_the_model_window_is_capped_and_said() {
     let warnings: Vec<&str> = variant["warnings"].as_array().expect("warnings").iter().filter_map(Value::as_str).collect();
     assert!(warnings.iter().any(|w| w.contains("the model writes at most 256 (its window)")), "{warnings:?}");
 }
+
+#[test]
+fn hostile_inputs_are_refused_or_read_within_limits() {
+    let cache = scratch("hostile");
+    let dir = scratch("hostile-inputs");
+    let path = |name: &str| dir.join(name).to_str().expect("path").to_string();
+    let article = "<p>The harbor master said on Monday that the new breakwater would be finished before the winter storms.</p>\
+                   <p>Fishing crews had asked for the work for years after waves damaged boats in the old harbor.</p>";
+
+    // Over the 50 MiB input limit: refused before reading (a sparse file takes no disk space).
+    let huge = path("huge.txt");
+    std::fs::File::create(&huge).and_then(|file| file.set_len(60 * 1024 * 1024)).expect("sparse file");
+    // Neither UTF-8 nor plausible Windows-1252.
+    let undecodable = path("undecodable.txt");
+    std::fs::write(&undecodable, (0..400u32).map(|n| 0x80 + (n * 7 % 0x7f) as u8).collect::<Vec<u8>>()).expect("write");
+    // 100,000 unclosed <div>s around the article, and 7 MB of empty markup around it.
+    let deep = path("deep.html");
+    std::fs::write(&deep, format!("<html><body>{}{article}</body></html>", "<div>".repeat(100_000))).expect("write");
+    let bloated = path("bloated.html");
+    std::fs::write(&bloated, format!("<html><body><article>{article}{}</article></body></html>", "<span class=\"x\"></span>".repeat(300_000))).expect("write");
+
+    for (input, expected) in [(&huge, "is too large: at least 62914560 bytes, and precis reads at most 52428800 bytes (50 MiB)"), (&undecodable, "is not valid UTF-8 and does not look like Windows-1252")] {
+        let output = run(precis(&cache).args(["summarize", input, "--engine", "extractive"]));
+        assert_eq!(output.status.code(), Some(1), "{input}: {}", stderr(&output));
+        assert!(stderr(&output).contains(input.as_str()) && stderr(&output).contains(expected), "{input}: {}", stderr(&output));
+    }
+    for input in [&deep, &bloated] {
+        let output = run(precis(&cache).args(["summarize", input, "--engine", "extractive", "--format", "json"]));
+        assert!(output.status.success(), "{input}: {}", stderr(&output));
+        let record = json(&output);
+        assert!(record["abstract"].as_str().expect("abstract").contains("breakwater"), "{input}: {record}");
+    }
+}

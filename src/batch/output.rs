@@ -99,7 +99,8 @@ pub struct RecordSink {
 }
 
 enum Target {
-    File { file: File, name: String },
+    /// `complete_len`: the file's length after its last complete record.
+    File { file: File, name: String, complete_len: u64 },
     Stdout,
 }
 
@@ -115,8 +116,8 @@ impl RecordSink {
             }
         }
         let mut file = OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("cannot open output {} for writing", path.display()))?;
-        file.seek(SeekFrom::End(0)).with_context(|| format!("cannot write to output {}", path.display()))?;
-        Ok(RecordSink { target: Target::File { file, name: path.display().to_string() }, unsynced: 0, last_sync: Instant::now() })
+        let complete_len = file.seek(SeekFrom::End(0)).with_context(|| format!("cannot write to output {}", path.display()))?;
+        Ok(RecordSink { target: Target::File { file, name: path.display().to_string(), complete_len }, unsynced: 0, last_sync: Instant::now() })
     }
 
     pub fn stdout() -> RecordSink {
@@ -128,8 +129,18 @@ impl RecordSink {
         let mut line = serde_json::to_vec(record).context("cannot serialize a batch record")?;
         line.push(b'\n');
         match &mut self.target {
-            Target::File { file, name } => {
-                file.write_all(&line).with_context(|| format!("cannot write to output {name}"))?;
+            Target::File { file, name, complete_len } => {
+                if let Err(error) = file.write_all(&line) {
+                    // A full disk or a file size limit can take part of the line: cut it off, so
+                    // the file still holds only whole records and `--resume` can continue it.
+                    let torn = file.metadata().map_or(true, |metadata| metadata.len() > *complete_len);
+                    let cut = match torn.then(|| file.set_len(*complete_len)) {
+                        Some(Err(cut_error)) => format!("; its last line may be torn ({cut_error}), --resume will cut it off"),
+                        _ => String::new(),
+                    };
+                    bail!("cannot write to output {name}: {error}{cut}; the records written so far are kept: free space (or choose another --out), then rerun with --resume");
+                }
+                *complete_len += line.len() as u64;
                 self.unsynced += 1;
                 if self.unsynced >= SYNC_EVERY_RECORDS || self.last_sync.elapsed() >= SYNC_EVERY {
                     file.sync_data().with_context(|| format!("cannot sync output {name}"))?;
@@ -149,7 +160,7 @@ impl RecordSink {
 
     /// Syncs what is left; called once at the end.
     pub fn finish(&mut self) -> Result<()> {
-        if let Target::File { file, name } = &mut self.target {
+        if let Target::File { file, name, .. } = &mut self.target {
             file.sync_all().with_context(|| format!("cannot sync output {name}"))?;
         }
         Ok(())

@@ -78,7 +78,7 @@ fn read_input(input: &str) -> Result<Vec<BatchItem>> {
     if input.starts_with("http://") || input.starts_with("https://") {
         let bytes = fetch_source(input)?;
         let text = decode_source(input, &bytes)?;
-        return items_from_text(input, text, bytes);
+        return items_from_text(input, &text).unwrap_or_else(|| Err(not_a_feed(input, &text)));
     }
     let path = Path::new(input);
     let metadata = std::fs::metadata(path).map_err(|error| match error.kind() {
@@ -92,33 +92,48 @@ fn read_input(input: &str) -> Result<Vec<BatchItem>> {
         bail!("input {input} is {} bytes, over the {} MiB batch input limit; split it", metadata.len(), MAX_SOURCE_BYTES / (1024 * 1024));
     }
     let bytes = std::fs::read(path).with_context(|| format!("cannot read input {input}"))?;
-    let text = match std::str::from_utf8(&bytes) {
-        Ok(text) => text.to_string(),
-        // Not UTF-8: not a feed or JSONL precis reads, but may be an article in another encoding.
-        Err(_) => return Ok(vec![file_item(input, bytes)]),
-    };
-    items_from_text(input, text, bytes)
+    items_from_bytes(input, bytes)
 }
 
-/// Detects what a text is by its content and reads its items.
-fn items_from_text(origin: &str, text: String, bytes: Vec<u8>) -> Result<Vec<BatchItem>> {
-    if let Some(kind) = feeds::sniff_xml_feed(&text) {
-        return feeds::parse_xml_feed(origin, &text, kind);
+/// The items of one input file already in memory: a feed's items, JSONL lines, or else the
+/// whole file as one article (also when it is not UTF-8: it may be an article in another
+/// encoding). Public so that the fuzz targets run exactly this.
+pub fn items_from_bytes(origin: &str, bytes: Vec<u8>) -> Result<Vec<BatchItem>> {
+    let items = match std::str::from_utf8(&bytes) {
+        Ok(text) => items_from_text(origin, text),
+        Err(_) => None,
+    };
+    items.unwrap_or_else(|| Ok(vec![file_item(origin, bytes)]))
+}
+
+/// Detects what a text is by its content and reads its items; None when it is neither a feed
+/// nor JSONL.
+fn items_from_text(origin: &str, text: &str) -> Option<Result<Vec<BatchItem>>> {
+    if let Some(kind) = feeds::sniff_xml_feed(text) {
+        return Some(feeds::parse_xml_feed(origin, text, kind));
     }
     let trimmed = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
-    if trimmed.starts_with('{') {
-        if let Some(feed) = feeds::parse_json_feed_value(trimmed) {
-            return feeds::json_feed_items(origin, &feed);
-        }
-        if looks_like_json_feed(trimmed) {
-            // Say where the JSON is broken rather than reading a broken feed as JSONL.
-            if let Err(error) = serde_json::from_str::<Value>(trimmed) {
-                bail!("feed {origin} is not valid JSON at line {}, column {}: {error}; fix the feed (or drop it from the command)", error.line(), error.column());
-            }
-        }
-        return Ok(jsonl_items(origin, &text));
+    if !trimmed.starts_with('{') {
+        return None;
     }
-    Ok(vec![file_item(origin, bytes)])
+    if let Some(feed) = feeds::parse_json_feed_value(trimmed) {
+        return Some(feeds::json_feed_items(origin, &feed));
+    }
+    if looks_like_json_feed(trimmed) {
+        // Say where the JSON is broken rather than reading a broken feed as JSONL.
+        if let Err(error) = serde_json::from_str::<Value>(trimmed) {
+            return Some(Err(anyhow!("feed {origin} is not valid JSON at line {}, column {}: {error}; fix the feed (or drop it from the command)", error.line(), error.column())));
+        }
+    }
+    Some(Ok(jsonl_items(origin, text)))
+}
+
+/// A URL given as an input must be a feed (or JSONL): an HTML page there is usually a login,
+/// error or home page served instead of the feed, and summarizing it would hide that.
+fn not_a_feed(url: &str, text: &str) -> anyhow::Error {
+    let what = if crate::input::detect_format(url, text) == crate::input::SourceFormat::Html { "an HTML page" } else { "text" };
+    let opening: String = text.split_whitespace().take(20).collect::<Vec<_>>().join(" ").chars().take(80).collect();
+    anyhow!("feed {url} answered with {what}, not an RSS, Atom or JSON feed (it begins: {opening:?}); check the feed's address")
 }
 
 /// A JSON text that announces itself as a JSON Feed in its first kilobyte.
@@ -147,6 +162,13 @@ fn directory_items(directory: &Path) -> Result<Vec<BatchItem>> {
     let mut items = Vec::new();
     for file in files {
         let name = file.to_string_lossy().into_owned();
+        // Refused unread: an article over the limit would be refused after reading anyway.
+        let size = std::fs::metadata(&file).map(|metadata| metadata.len()).unwrap_or(0);
+        if size > crate::input::MAX_INPUT_BYTES as u64 {
+            let reason = format!("the file is {size} bytes, and precis reads articles of at most {} MiB; pass only the article text", crate::input::MAX_INPUT_BYTES / (1024 * 1024));
+            items.push(BatchItem { id: Some(name.clone()), source: name, body: ItemBody::Invalid(reason), ..BatchItem::default() });
+            continue;
+        }
         match std::fs::read(&file) {
             Ok(bytes) => items.push(file_item(&name, bytes)),
             Err(error) => items.push(BatchItem { id: Some(name.clone()), source: name, body: ItemBody::Invalid(format!("cannot read the file: {error}")), ..BatchItem::default() }),
@@ -172,7 +194,7 @@ fn collect_article_files(directory: &Path, files: &mut Vec<PathBuf>) -> Result<(
 
 /// JSONL items: one object per non-blank line. A line that is not such an object is an item
 /// that fails (with its line number), so one bad line does not stop the batch.
-fn jsonl_items(origin: &str, text: &str) -> Vec<BatchItem> {
+pub fn jsonl_items(origin: &str, text: &str) -> Vec<BatchItem> {
     let mut items = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

@@ -876,6 +876,82 @@ mod tests {
         }
     }
 
+    mod properties {
+        use super::super::split_sentences;
+        use crate::text::normalize;
+        use proptest::prelude::*;
+
+        /// Text made of the pieces the splitting rules look at, mixed with arbitrary characters.
+        fn news_like_text() -> impl Strategy<Value = String> {
+            #[rustfmt::skip]
+            const PIECES: &[&str] = &[
+                "The", "U.S.", "Mr.", "No.", "J.", "1.", "3.5%", "e.g.", "Inc.", "said", "he",
+                ".", "..", "...", "…", "?", "!", "\"", "“", "”", "’", "(", ")", "—", "-", "•",
+                ":", " ", " ", " ", "\n", "\n\n", "\r\n", "\t", "\u{A0}", "\u{200B}",
+                "\u{2029}", "fight\".Jon", "日本", "。", "\u{301}",
+            ];
+            let piece = prop_oneof![
+                4 => proptest::sample::select(PIECES).prop_map(str::to_string),
+                2 => "[A-Za-z]{1,8}",
+                1 => any::<char>().prop_map(String::from),
+            ];
+            proptest::collection::vec(piece, 0..60).prop_map(|pieces| pieces.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// The sentences, joined with the whitespace that separated them, are the normalized
+            /// text; their `text` joined with one space (none where a sentence was glued to the
+            /// previous one) is the normalized text with line breaks folded.
+            #[test]
+            fn joined_sentences_give_back_the_normalized_text(raw in news_like_text()) {
+                let normalized = normalize(&raw);
+                let sentences = split_sentences(&normalized);
+                let mut rejoined = String::new();
+                let mut joined_texts = String::new();
+                let mut previous_end = 0;
+                for sentence in &sentences {
+                    let gap = &normalized[previous_end..sentence.start];
+                    prop_assert!(gap.trim().is_empty(), "{gap:?} is in no sentence");
+                    rejoined.push_str(gap);
+                    rejoined.push_str(&normalized[sentence.start..sentence.end]);
+                    if previous_end > 0 && !gap.is_empty() {
+                        joined_texts.push(' ');
+                    }
+                    joined_texts.push_str(&sentence.text);
+                    previous_end = sentence.end;
+                }
+                rejoined.push_str(&normalized[previous_end..]);
+                prop_assert_eq!(&rejoined, &normalized);
+                let folded = normalized.split_whitespace().collect::<Vec<_>>().join(" ");
+                prop_assert_eq!(joined_texts, folded);
+            }
+
+            #[test]
+            fn no_sentence_is_empty_or_padded(raw in news_like_text()) {
+                for sentence in split_sentences(&normalize(&raw)) {
+                    prop_assert!(!sentence.text.is_empty());
+                    prop_assert_eq!(sentence.text.trim(), sentence.text.as_str());
+                }
+            }
+
+            #[test]
+            fn paragraph_index_counts_the_blank_lines_before_the_sentence(raw in news_like_text()) {
+                let normalized = normalize(&raw);
+                for sentence in split_sentences(&normalized) {
+                    prop_assert_eq!(sentence.paragraph, normalized[..sentence.start].matches("\n\n").count());
+                }
+            }
+
+            #[test]
+            fn normalize_is_idempotent(raw in news_like_text()) {
+                let once = normalize(&raw);
+                prop_assert_eq!(normalize(&once), once);
+            }
+        }
+    }
+
     #[test]
     fn partition_holds_on_odd_inputs() {
         let long = "word ".repeat(20_000);
