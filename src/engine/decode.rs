@@ -25,19 +25,19 @@ use super::seq2seq::GenerationSettings;
 pub trait StepModel {
     /// The decoder's key/value cache between steps.
     type Cache;
+    /// What every decoder step of one decoding reads from the encoder side (the encoder states
+    /// and mask, or keys and values already projected from them).
+    type Source;
 
     /// Encoder hidden states (`[batch, source, hidden]`) for right-padded ids and their mask.
     fn encode(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor>;
 
-    /// Next-token logits (`[rows, vocab]`) for the last token of each row (`[rows, 1]`), given the
-    /// encoder states and mask already expanded to one row per decoded sequence.
-    fn step(
-        &self,
-        last_tokens: &Tensor,
-        encoder_states: &Tensor,
-        attention_mask: &Tensor,
-        cache: Option<Self::Cache>,
-    ) -> Result<(Tensor, Self::Cache)>;
+    /// Prepares the encoder side for decoding `beams` rows per input (the rows of an input
+    /// adjacent), from the encoder states and mask of one row per input.
+    fn prepare(&self, encoder_states: &Tensor, attention_mask: &Tensor, beams: usize) -> Result<Self::Source>;
+
+    /// Next-token logits (`[rows, vocab]`) for the last token of each row (`[rows, 1]`).
+    fn step(&self, last_tokens: &Tensor, source: &Self::Source, cache: Option<Self::Cache>) -> Result<(Tensor, Self::Cache)>;
 
     /// The cache with its rows taken from `rows` (beam search keeps the cache of the beams it
     /// continues), as the model's transformers `_reorder_cache` does.
@@ -150,10 +150,11 @@ fn greedy<M: StepModel>(
     let pad = if tokens.eos.is_empty() { None } else { Some(tokens.pad.ok_or_else(|| anyhow!("no pad token id to fill finished rows"))?) };
     let mut sequences = vec![vec![tokens.decoder_start]; rows];
     let mut unfinished = vec![true; rows];
+    let source = model.prepare(encoder_states, attention_mask, 1)?;
     let mut cache = None;
     loop {
         let last = last_tokens(&sequences, device)?;
-        let (logits, next_cache) = model.step(&last, encoder_states, attention_mask, cache.take())?;
+        let (logits, next_cache) = model.step(&last, &source, cache.take())?;
         cache = Some(next_cache);
         let scores = process_logits(logits, &sequences, settings, tokens)?;
         let chosen: Vec<i64> = to_vec(&scores.f_argmax(-1, false)?)?;
@@ -192,12 +193,9 @@ fn beam_search<M: StepModel>(
     let rows = batch * beams;
     let max_length = settings.max_tokens as usize;
     let device = encoder_states.device();
-    // The encoder ran once per input; each beam gets its own copy of the input's states and mask
-    // (`_expand_inputs_for_generation`'s repeat_interleave), so every decoder step sees the same
-    // shapes as in transformers.
-    let expand = Tensor::f_from_slice(&(0..rows as i64).map(|row| row / beams as i64).collect::<Vec<_>>())?.f_to_device(device)?;
-    let encoder_states = encoder_states.f_index_select(0, &expand)?;
-    let attention_mask = attention_mask.f_index_select(0, &expand)?;
+    // The encoder ran once per input; the model decides how its beams share the encoder side
+    // (transformers copies it per beam; sharing it gives the same values).
+    let source = model.prepare(encoder_states, attention_mask, beams)?;
 
     let mut scorer = BeamScorer::new(batch, beams, settings.length_penalty, settings.early_stopping);
     let mut sequences = vec![vec![tokens.decoder_start]; rows];
@@ -207,7 +205,7 @@ fn beam_search<M: StepModel>(
     let mut cache = None;
     loop {
         let last = last_tokens(&sequences, device)?;
-        let (logits, next_cache) = model.step(&last, &encoder_states, &attention_mask, cache.take())?;
+        let (logits, next_cache) = model.step(&last, &source, cache.take())?;
         let log_probs = logits.f_log_softmax(-1, None::<Kind>)?;
         let processed = process_logits(log_probs, &sequences, settings, tokens)?;
         let vocab = processed.size().last().copied().unwrap_or(0);
