@@ -182,11 +182,11 @@ impl BartDecoder {
             hidden = layer.self_attn_layer_norm.apply(&hidden.f_add(&attended)?)?;
             let attended = self.cross_attention(&layer.encoder_attn, &hidden, cross_key, cross_value, source)?;
             hidden = layer.encoder_attn_layer_norm.apply(&hidden.f_add(&attended)?)?;
-            let expanded = hidden.f_linear(&layer.fc1.0, Some(&layer.fc1.1))?.f_gelu("none")?;
-            let projected = expanded.f_linear(&layer.fc2.0, Some(&layer.fc2.1))?;
+            let expanded = project(&hidden, &layer.fc1)?.f_gelu("none")?;
+            let projected = project(&expanded, &layer.fc2)?;
             hidden = layer.final_layer_norm.apply(&hidden.f_add(&projected)?)?;
         }
-        let logits = hidden.f_linear::<Tensor>(&self.shared, None)?;
+        let logits = self.shared.f_matmul(&hidden.f_tr()?)?.f_tr()?;
         Ok((logits, Cache { self_keys_values, steps: steps + 1 }))
     }
 
@@ -208,18 +208,17 @@ impl BartDecoder {
     /// One new position attending to itself and the positions before it. `hidden` is `[rows, hidden]`.
     fn self_attention(&self, attn: &Attention, hidden: &Tensor, past: Option<(Tensor, Tensor)>) -> Result<(Tensor, (Tensor, Tensor))> {
         let rows = hidden.size()[0];
-        let query = hidden.f_linear(&attn.q_proj.0, Some(&attn.q_proj.1))?.f_mul_scalar(self.scaling)?;
-        let query = query.f_view([rows, self.heads, 1, self.head_dim])?;
-        let key = hidden.f_linear(&attn.k_proj.0, Some(&attn.k_proj.1))?.f_view([rows, self.heads, 1, self.head_dim])?;
-        let value = hidden.f_linear(&attn.v_proj.0, Some(&attn.v_proj.1))?.f_view([rows, self.heads, 1, self.head_dim])?;
+        let query = project(hidden, &attn.q_proj)?.f_mul_scalar(self.scaling)?;
+        let query = query.f_reshape([rows, self.heads, 1, self.head_dim])?;
+        let key = project(hidden, &attn.k_proj)?.f_reshape([rows, self.heads, 1, self.head_dim])?;
+        let value = project(hidden, &attn.v_proj)?.f_reshape([rows, self.heads, 1, self.head_dim])?;
         let (key, value) = match past {
             Some((past_key, past_value)) => (Tensor::f_cat(&[past_key, key], 2)?, Tensor::f_cat(&[past_value, value], 2)?),
             None => (key, value),
         };
         let weights = query.f_matmul(&key.f_transpose(2, 3)?)?.f_softmax(-1, None::<Kind>)?;
         let output = weights.f_matmul(&value)?.f_reshape([rows, self.heads * self.head_dim])?;
-        let output = output.f_linear(&attn.out_proj.0, Some(&attn.out_proj.1))?;
-        Ok((output, (key, value)))
+        Ok((project(&output, &attn.out_proj)?, (key, value)))
     }
 
     /// The beams of each input attend together to the input's shared keys and values: the
@@ -227,15 +226,23 @@ impl BartDecoder {
     /// product per head.
     fn cross_attention(&self, attn: &Attention, hidden: &Tensor, key: &Tensor, value: &Tensor, source: &Source) -> Result<Tensor> {
         let rows = hidden.size()[0];
-        let query = hidden.f_linear(&attn.q_proj.0, Some(&attn.q_proj.1))?.f_mul_scalar(self.scaling)?;
+        let query = project(hidden, &attn.q_proj)?.f_mul_scalar(self.scaling)?;
         // [batch·beams, hidden] → [batch, heads, beams, head_dim]
-        let query = query.f_view([source.batch, source.beams, self.heads, self.head_dim])?.f_transpose(1, 2)?;
+        let query = query.f_reshape([source.batch, source.beams, self.heads, self.head_dim])?.f_transpose(1, 2)?;
         let scores = query.f_matmul(&key.f_transpose(2, 3)?)?.f_add(&source.encoder_mask)?;
         let weights = scores.f_softmax(-1, None::<Kind>)?;
         // [batch, heads, beams, head_dim] → [batch·beams, hidden]
         let output = weights.f_matmul(value)?.f_transpose(1, 2)?.f_reshape([rows, self.heads * self.head_dim])?;
-        Ok(output.f_linear(&attn.out_proj.0, Some(&attn.out_proj.1))?)
+        project(&output, &attn.out_proj)
     }
+}
+
+/// `input · weightᵀ + bias` for the few rows of a decoder step (`input` `[rows, in]`), computed
+/// as `(weight · inputᵀ)ᵀ`: MKL's matrix product then streams the weight once, where the
+/// `input · weightᵀ` form transformers uses (`F.linear`) costs about as much per extra row as
+/// the first (measured: the LM head with 4 rows 66 ms this way vs 153 ms, 1 row 37 ms, 1 thread).
+fn project(input: &Tensor, (weight, bias): &(Tensor, Tensor)) -> Result<Tensor> {
+    Ok(weight.f_matmul(&input.f_tr()?)?.f_tr()?.f_add(bias)?)
 }
 
 impl LayerNorm {

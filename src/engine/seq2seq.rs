@@ -206,7 +206,11 @@ impl Seq2SeqModel {
             let _no_grad = tch::no_grad_guard();
             let input_ids = Tensor::f_from_slice(&ids)?.f_view(shape)?.f_to_device(self.device)?;
             let attention_mask = Tensor::f_from_slice(&mask)?.f_view(shape)?.f_to_device(self.device)?;
+            let started = std::time::Instant::now();
             let encoder_states = self.network.encode(&input_ids, &attention_mask)?;
+            if std::env::var_os("PRECIS_PROFILE").is_some_and(|v| v == "1") {
+                eprintln!("precis profile: encoder over {shape:?} tokens: {:.3} s", started.elapsed().as_secs_f64());
+            }
             settings
                 .iter()
                 .map(|variant| decode::generate_encoded(&self.network, &encoder_states, &attention_mask, variant, &self.tokens))
