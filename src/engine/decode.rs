@@ -16,6 +16,8 @@
 //! the processed scores, `topk` over `batch × (beams · vocab)`, beam scores kept in f32, and the
 //! length-normalized hypothesis scores computed in f64 from the f32 sums, as Python does.
 
+use std::time::{Duration, Instant};
+
 use anyhow::{anyhow, bail, Result};
 use tch::{Device, Kind, Tensor};
 
@@ -25,19 +27,19 @@ use super::seq2seq::GenerationSettings;
 pub trait StepModel {
     /// The decoder's key/value cache between steps.
     type Cache;
+    /// What every decoder step of one decoding reads from the encoder side (the encoder states
+    /// and mask, or keys and values already projected from them).
+    type Source;
 
     /// Encoder hidden states (`[batch, source, hidden]`) for right-padded ids and their mask.
     fn encode(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor>;
 
-    /// Next-token logits (`[rows, vocab]`) for the last token of each row (`[rows, 1]`), given the
-    /// encoder states and mask already expanded to one row per decoded sequence.
-    fn step(
-        &self,
-        last_tokens: &Tensor,
-        encoder_states: &Tensor,
-        attention_mask: &Tensor,
-        cache: Option<Self::Cache>,
-    ) -> Result<(Tensor, Self::Cache)>;
+    /// Prepares the encoder side for decoding `beams` rows per input (the rows of an input
+    /// adjacent), from the encoder states and mask of one row per input.
+    fn prepare(&self, encoder_states: &Tensor, attention_mask: &Tensor, beams: usize) -> Result<Self::Source>;
+
+    /// Next-token logits (`[rows, vocab]`) for the last token of each row (`[rows, 1]`).
+    fn step(&self, last_tokens: &Tensor, source: &Self::Source, cache: Option<Self::Cache>) -> Result<(Tensor, Self::Cache)>;
 
     /// The cache with its rows taken from `rows` (beam search keeps the cache of the beams it
     /// continues), as the model's transformers `_reorder_cache` does.
@@ -150,10 +152,12 @@ fn greedy<M: StepModel>(
     let pad = if tokens.eos.is_empty() { None } else { Some(tokens.pad.ok_or_else(|| anyhow!("no pad token id to fill finished rows"))?) };
     let mut sequences = vec![vec![tokens.decoder_start]; rows];
     let mut unfinished = vec![true; rows];
+    let mut profile = StepProfile::from_env();
+    let source = profile.time_prepare(|| model.prepare(encoder_states, attention_mask, 1))?;
     let mut cache = None;
     loop {
         let last = last_tokens(&sequences, device)?;
-        let (logits, next_cache) = model.step(&last, encoder_states, attention_mask, cache.take())?;
+        let (logits, next_cache) = profile.time_step(|| model.step(&last, &source, cache.take()))?;
         cache = Some(next_cache);
         let scores = process_logits(logits, &sequences, settings, tokens)?;
         let chosen: Vec<i64> = to_vec(&scores.f_argmax(-1, false)?)?;
@@ -174,6 +178,7 @@ fn greedy<M: StepModel>(
             }
         }
         if !unfinished.iter().any(|&u| u) {
+            profile.report("greedy", rows);
             return Ok(sequences);
         }
     }
@@ -192,12 +197,10 @@ fn beam_search<M: StepModel>(
     let rows = batch * beams;
     let max_length = settings.max_tokens as usize;
     let device = encoder_states.device();
-    // The encoder ran once per input; each beam gets its own copy of the input's states and mask
-    // (`_expand_inputs_for_generation`'s repeat_interleave), so every decoder step sees the same
-    // shapes as in transformers.
-    let expand = Tensor::f_from_slice(&(0..rows as i64).map(|row| row / beams as i64).collect::<Vec<_>>())?.f_to_device(device)?;
-    let encoder_states = encoder_states.f_index_select(0, &expand)?;
-    let attention_mask = attention_mask.f_index_select(0, &expand)?;
+    // The encoder ran once per input; the model decides how its beams share the encoder side
+    // (transformers copies it per beam; sharing it gives the same values).
+    let mut profile = StepProfile::from_env();
+    let source = profile.time_prepare(|| model.prepare(encoder_states, attention_mask, beams))?;
 
     let mut scorer = BeamScorer::new(batch, beams, settings.length_penalty, settings.early_stopping);
     let mut sequences = vec![vec![tokens.decoder_start]; rows];
@@ -207,7 +210,7 @@ fn beam_search<M: StepModel>(
     let mut cache = None;
     loop {
         let last = last_tokens(&sequences, device)?;
-        let (logits, next_cache) = model.step(&last, &encoder_states, &attention_mask, cache.take())?;
+        let (logits, next_cache) = profile.time_step(|| model.step(&last, &source, cache.take()))?;
         let log_probs = logits.f_log_softmax(-1, None::<Kind>)?;
         let processed = process_logits(log_probs, &sequences, settings, tokens)?;
         let vocab = processed.size().last().copied().unwrap_or(0);
@@ -233,7 +236,7 @@ fn beam_search<M: StepModel>(
         }).collect();
         beam_scores = next.scores;
         let order = Tensor::f_from_slice(&next.rows.iter().map(|&r| r as i64).collect::<Vec<_>>())?.f_to_device(device)?;
-        cache = Some(model.reorder(next_cache, &order)?);
+        cache = Some(profile.time_reorder(|| model.reorder(next_cache, &order))?);
 
         let cur_len = sequences[0].len();
         let all_ended = !tokens.eos.is_empty() && sequences.iter().all(|s| s.last().is_some_and(|t| tokens.eos.contains(t)));
@@ -241,7 +244,73 @@ fn beam_search<M: StepModel>(
             break;
         }
     }
+    profile.report("beam search", rows);
     scorer.finalize(&sequences, &beam_scores, max_length, tokens)
+}
+
+/// Where a decoding's time goes, printed to stderr when `PRECIS_PROFILE=1` (libtorch runs CPU
+/// operations synchronously, so wall-clock time around a call is that call's time).
+struct StepProfile {
+    started: Option<Instant>,
+    prepare: Duration,
+    steps: u32,
+    forward: Duration,
+    reorder: Duration,
+}
+
+impl StepProfile {
+    fn from_env() -> StepProfile {
+        let enabled = std::env::var_os("PRECIS_PROFILE").is_some_and(|v| v == "1");
+        StepProfile { started: enabled.then(Instant::now), prepare: Duration::ZERO, steps: 0, forward: Duration::ZERO, reorder: Duration::ZERO }
+    }
+
+    fn timed<T>(&self, total: &mut Duration, work: impl FnOnce() -> T) -> T {
+        if self.started.is_none() {
+            return work();
+        }
+        let start = Instant::now();
+        let result = work();
+        *total += start.elapsed();
+        result
+    }
+
+    fn time_prepare<T>(&mut self, work: impl FnOnce() -> T) -> T {
+        let mut total = self.prepare;
+        let result = self.timed(&mut total, work);
+        self.prepare = total;
+        result
+    }
+
+    fn time_step<T>(&mut self, work: impl FnOnce() -> T) -> T {
+        self.steps += 1;
+        let mut total = self.forward;
+        let result = self.timed(&mut total, work);
+        self.forward = total;
+        result
+    }
+
+    fn time_reorder<T>(&mut self, work: impl FnOnce() -> T) -> T {
+        let mut total = self.reorder;
+        let result = self.timed(&mut total, work);
+        self.reorder = total;
+        result
+    }
+
+    fn report(&self, search: &str, rows: usize) {
+        let Some(started) = self.started else { return };
+        let total = started.elapsed();
+        let per_step = |d: Duration| d.as_secs_f64() * 1e3 / f64::from(self.steps.max(1));
+        let search_time = total.saturating_sub(self.prepare + self.forward + self.reorder);
+        eprintln!(
+            "precis profile: {search}, {rows} rows, {} steps in {:.3} s: prepare {:.3} s; per step: decoder forward {:.1} ms, cache reorder {:.2} ms, search and logits processing {:.1} ms",
+            self.steps,
+            total.as_secs_f64(),
+            self.prepare.as_secs_f64(),
+            per_step(self.forward),
+            per_step(self.reorder),
+            per_step(search_time),
+        );
+    }
 }
 
 /// The last token of every row, as the decoder's next input (`[rows, 1]`).

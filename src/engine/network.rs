@@ -7,6 +7,10 @@
 //! alias read under the name rust-bert expects), the encoder pass, decoder steps with rust-bert's
 //! layer caches, and cache reordering for beam search.
 //!
+//! BART decoding steps go through precis's own decoder (`engine::bart_decoder`, on the same
+//! weights), which shares the cross-attention keys and values among the beams of an input;
+//! `PRECIS_RUST_BERT_DECODER=1` keeps rust-bert's decoder instead (to measure the difference).
+//!
 //! It does not decide how to decode (`decode`) nor read tokenizers and configs (`seq2seq`).
 
 use std::collections::HashMap;
@@ -18,6 +22,7 @@ use rust_bert::pegasus::{PegasusConfig, PegasusForConditionalGeneration};
 use rust_bert::t5::{LayerState as T5LayerState, T5Config, T5ForConditionalGeneration};
 use tch::{nn, Device, Tensor};
 
+use super::bart_decoder::{self, BartDecoder};
 use super::decode::StepModel;
 use super::seq2seq::Architecture;
 use crate::hub::weights::WeightsPlan;
@@ -25,6 +30,8 @@ use crate::hub::weights::WeightsPlan;
 /// A loaded network and the variable store that owns its weights.
 pub struct Network {
     model: Model,
+    /// precis's decoder for BART models it supports (see `engine::bart_decoder`).
+    bart_decoder: Option<BartDecoder>,
     // Keeps the weights alive for as long as the model (the model holds views of them).
     _weights: nn::VarStore,
 }
@@ -40,6 +47,17 @@ pub enum Cache {
     /// BART and PEGASUS (rust-bert's PEGASUS uses BART's layer state).
     Bart(BartLayers),
     T5(Vec<(Option<T5LayerState>, Option<T5LayerState>)>),
+    /// precis's BART decoder: self-attention only (the cross-attention lives in the source).
+    OwnBart(bart_decoder::Cache),
+}
+
+/// The encoder side of one decoding.
+pub enum Source {
+    /// For rust-bert's decoders: the encoder states and mask, one copy per decoded row
+    /// (`_expand_inputs_for_generation`'s repeat_interleave).
+    Expanded { encoder_states: Tensor, attention_mask: Tensor },
+    /// For precis's BART decoder: cross-attention keys and values once per input.
+    OwnBart(bart_decoder::Source),
 }
 
 type BartLayers = Vec<(Option<BartLayerState>, Option<BartLayerState>)>;
@@ -66,7 +84,13 @@ impl Network {
         };
         load_weights(&mut store, weights, plan, device)?;
         store.freeze();
-        Ok(Network { model, _weights: store })
+        let keep_rust_bert_decoder = std::env::var_os("PRECIS_RUST_BERT_DECODER").is_some_and(|v| v == "1");
+        let bart_decoder = if architecture == Architecture::Bart && !keep_rust_bert_decoder && BartDecoder::supports(config) {
+            Some(BartDecoder::from_variables(&store.variables(), config)?)
+        } else {
+            None
+        };
+        Ok(Network { model, bart_decoder, _weights: store })
     }
 }
 
@@ -105,6 +129,7 @@ fn load_weights(store: &mut nn::VarStore, path: &Path, plan: &WeightsPlan, devic
 
 impl StepModel for Network {
     type Cache = Cache;
+    type Source = Source;
 
     fn encode(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
         Ok(match &self.model {
@@ -114,7 +139,32 @@ impl StepModel for Network {
         })
     }
 
-    fn step(&self, last_tokens: &Tensor, encoder_states: &Tensor, attention_mask: &Tensor, cache: Option<Cache>) -> Result<(Tensor, Cache)> {
+    fn prepare(&self, encoder_states: &Tensor, attention_mask: &Tensor, beams: usize) -> Result<Source> {
+        if let Some(decoder) = &self.bart_decoder {
+            return Ok(Source::OwnBart(decoder.prepare(encoder_states, attention_mask, beams)?));
+        }
+        if beams == 1 {
+            return Ok(Source::Expanded { encoder_states: encoder_states.shallow_clone(), attention_mask: attention_mask.shallow_clone() });
+        }
+        let batch = encoder_states.size().first().copied().unwrap_or(0);
+        let expand = Tensor::f_arange(batch, (tch::Kind::Int64, encoder_states.device()))?.f_repeat_interleave_self_int(beams as i64, Some(0), None)?;
+        Ok(Source::Expanded { encoder_states: encoder_states.f_index_select(0, &expand)?, attention_mask: attention_mask.f_index_select(0, &expand)? })
+    }
+
+    fn step(&self, last_tokens: &Tensor, source: &Source, cache: Option<Cache>) -> Result<(Tensor, Cache)> {
+        let (encoder_states, attention_mask) = match (source, &self.bart_decoder) {
+            (Source::OwnBart(source), Some(decoder)) => {
+                let past = match cache {
+                    None => None,
+                    Some(Cache::OwnBart(cache)) => Some(cache),
+                    Some(_) => bail!("a rust-bert cache was given to precis's BART decoder"),
+                };
+                let (logits, cache) = decoder.step(last_tokens, source, past)?;
+                return Ok((logits, Cache::OwnBart(cache)));
+            }
+            (Source::Expanded { encoder_states, attention_mask }, None) => (encoder_states, attention_mask),
+            _ => bail!("the decoding source was prepared for another decoder"),
+        };
         let (logits, cache) = match &self.model {
             Model::Bart(model) => {
                 let output = model.forward_t(None, Some(attention_mask), Some(encoder_states), Some(last_tokens), None, bart_cache(cache)?, false);
@@ -128,7 +178,7 @@ impl StepModel for Network {
                 let past = match cache {
                     None => None,
                     Some(Cache::T5(layers)) => Some(layers),
-                    Some(Cache::Bart(_)) => bail!("a BART cache was given to a T5 model"),
+                    Some(_) => bail!("a BART cache was given to a T5 model"),
                 };
                 let output = model.forward_t(None, Some(attention_mask), Some(encoder_states), Some(last_tokens), None, None, None, past, false);
                 (output.decoder_output, output.next_cache.map(Cache::T5))
@@ -160,6 +210,10 @@ impl StepModel for Network {
             Cache::T5(layers) => Cache::T5(
                 layers.into_iter().map(|(own, cross)| Ok((pick_t5(own)?, pick_t5(cross)?))).collect::<Result<Vec<_>>>()?,
             ),
+            Cache::OwnBart(cache) => match &self.bart_decoder {
+                Some(decoder) => Cache::OwnBart(decoder.reorder(cache, rows)?),
+                None => bail!("a cache of precis's BART decoder was given to rust-bert's"),
+            },
         })
     }
 }
@@ -168,6 +222,6 @@ fn bart_cache(cache: Option<Cache>) -> Result<Option<BartLayers>> {
     match cache {
         None => Ok(None),
         Some(Cache::Bart(layers)) => Ok(Some(layers)),
-        Some(Cache::T5(_)) => bail!("a T5 cache was given to a BART or PEGASUS model"),
+        Some(_) => bail!("a T5 or precis cache was given to rust-bert's BART or PEGASUS decoder"),
     }
 }

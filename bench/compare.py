@@ -1,0 +1,239 @@
+"""Side-by-side speed of precis, transformers and CTranslate2 on one model (bench/compare.sh).
+
+Subcommands (each side runs in its own process, so that its peak RSS is its own):
+  make-model DIR        random weights with distilbart-cnn-12-6's shape (transformers 4.44.2,
+                        seed 0) saved as safetensors, a synthetic 50264-token byte-level BPE
+                        tokenizer, and DIR/inputs.json (one 780-token article, a batch of 32
+                        inputs of 200-1024 tokens, the decoding settings)
+  transformers DIR THREADS RUNS BATCH_SIZE
+  ctranslate2 DIR THREADS RUNS BATCH_SIZE COMPUTE_TYPE
+  report RESULTS.jsonl  the table, the ratios, and whether precis's ids equal transformers'
+
+Every side decodes the same ids the same way: a warm-up, then RUNS timed decodings of the article
+with 4 beams and RUNS greedy, then the batch once (sorted by length, BATCH_SIZE inputs per call).
+"""
+
+import json
+import os
+import random
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+NEW_TOKENS = 80
+BEAMS = 4
+NO_REPEAT_NGRAM = 3
+LENGTH_PENALTY = 2.0
+ARTICLE_TOKENS = 780
+BATCH_INPUTS = 32
+BATCH_LENGTHS = (200, 1024)
+VOCAB = 50264
+
+# sshleifer/distilbart-cnn-12-6's config.json, minus its generation defaults (passed explicitly).
+DISTILBART_12_6 = dict(
+    vocab_size=VOCAB, d_model=1024, encoder_layers=12, decoder_layers=6,
+    encoder_attention_heads=16, decoder_attention_heads=16,
+    encoder_ffn_dim=4096, decoder_ffn_dim=4096, max_position_embeddings=1024,
+    activation_function="gelu", normalize_before=False, add_final_layer_norm=False,
+    scale_embedding=False, normalize_embedding=True, static_position_embeddings=False,
+    add_bias_logits=False, extra_pos_embeddings=2,
+    bos_token_id=0, pad_token_id=1, eos_token_id=2, decoder_start_token_id=2,
+    forced_bos_token_id=0, forced_eos_token_id=2,
+    dropout=0.1, attention_dropout=0.0, activation_dropout=0.0, init_std=0.02,
+)
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def make_model(out_dir: Path):
+    import torch
+    from transformers import BartConfig, BartForConditionalGeneration, BartTokenizerFast
+    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    model = BartForConditionalGeneration(BartConfig(**DISTILBART_12_6)).eval()
+    model.save_pretrained(out_dir, safe_serialization=True)
+
+    # A byte-level BPE vocabulary of exactly the model's size: BART's four specials, the 256 byte
+    # symbols, filler tokens and <mask>. No merges: text tokenizes to bytes (the benchmark feeds
+    # ids), and CTranslate2's converter finds the vocabulary size it expects.
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]
+    byte_symbols = list(bytes_to_unicode().values())
+    fillers = [f"tok{i}" for i in range(VOCAB - len(specials) - len(byte_symbols) - 1)]
+    tokens = specials + byte_symbols + fillers + ["<mask>"]
+    assert len(tokens) == VOCAB == len(set(tokens))
+    (out_dir / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
+    (out_dir / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = BartTokenizerFast(vocab_file=str(out_dir / "vocab.json"), merges_file=str(out_dir / "merges.txt"))
+    tokenizer.save_pretrained(out_dir)
+    assert len(tokenizer) == VOCAB, len(tokenizer)
+
+    rng = random.Random(0)
+    def article(length):
+        return [0] + [rng.randrange(4, VOCAB - 1) for _ in range(length - 2)] + [2]
+    inputs = {
+        "article": article(ARTICLE_TOKENS),
+        "batch": [article(rng.randint(*BATCH_LENGTHS)) for _ in range(BATCH_INPUTS)],
+        "new_tokens": NEW_TOKENS, "beams": BEAMS,
+        "no_repeat_ngram": NO_REPEAT_NGRAM, "length_penalty": LENGTH_PENALTY,
+    }
+    (out_dir / "inputs.json").write_text(json.dumps(inputs))
+
+
+def batch_of(inputs):
+    """The batch, or its first BATCH_INPUTS inputs (a quicker run)."""
+    return inputs["batch"][: int(os.environ.get("BATCH_INPUTS", len(inputs["batch"])))]
+
+
+def sorted_chunks(batch, size):
+    order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
+    return [order[i:i + size] for i in range(0, len(order), size)]
+
+
+def run_transformers(model_dir: Path, threads: int, runs: int, batch_size: int):
+    import torch
+    from transformers import BartForConditionalGeneration
+
+    torch.set_num_threads(threads)
+    started = time.perf_counter()
+    model = BartForConditionalGeneration.from_pretrained(model_dir).eval()
+    load_seconds = time.perf_counter() - started
+    inputs = json.loads((model_dir / "inputs.json").read_text())
+    length = inputs["new_tokens"] + 1  # max_length counts the decoder start token
+
+    def generate(rows, beams):
+        width = max(map(len, rows))
+        ids = torch.tensor([r + [1] * (width - len(r)) for r in rows])
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        with torch.inference_mode():
+            out = model.generate(
+                input_ids=ids, attention_mask=mask, num_beams=beams, min_length=length, max_length=length,
+                no_repeat_ngram_size=inputs["no_repeat_ngram"], length_penalty=inputs["length_penalty"],
+                early_stopping=False, do_sample=False,
+            )
+        return out.tolist()
+
+    article = inputs["article"]
+    generate([article], 1)  # warm-up
+
+    def timed(beams):
+        seconds, ids = [], None
+        for _ in range(runs):
+            start = time.perf_counter()
+            ids = generate([article], beams)[0]
+            seconds.append(time.perf_counter() - start)
+        return seconds, ids
+
+    beam_seconds, beam_ids = timed(inputs["beams"])
+    greedy_seconds, greedy_ids = timed(1)
+    batch = batch_of(inputs)
+    batch_ids = [None] * len(batch)
+    start = time.perf_counter()
+    for chunk in sorted_chunks(batch, batch_size):
+        for i, out in zip(chunk, generate([batch[i] for i in chunk], inputs["beams"])):
+            batch_ids[i] = out
+    batch_seconds = time.perf_counter() - start
+    print(json.dumps(dict(side="transformers", load_seconds=load_seconds, beam_seconds=beam_seconds,
+                          greedy_seconds=greedy_seconds, batch_seconds=batch_seconds, peak_rss_mb=peak_rss_mb(),
+                          beam_ids=beam_ids, greedy_ids=greedy_ids, batch_ids=batch_ids)))
+
+
+def run_ctranslate2(model_dir: Path, threads: int, runs: int, batch_size: int, compute_type: str):
+    import ctranslate2
+
+    converted = model_dir / "ct2"
+    if not (converted / "model.bin").is_file():
+        sys.exit(f"{converted} is missing: convert first (bench/compare.sh does)")
+    started = time.perf_counter()
+    translator = ctranslate2.Translator(str(converted), device="cpu", compute_type=compute_type,
+                                        intra_threads=threads, inter_threads=1)
+    load_seconds = time.perf_counter() - started
+    inputs = json.loads((model_dir / "inputs.json").read_text())
+    vocab = json.loads((model_dir / "vocab.json").read_text())
+    token_of = {i: t for t, i in vocab.items()}
+    new_tokens = inputs["new_tokens"]
+
+    def generate(rows, beams):
+        # transformers forces <s> as BART's first generated token; here it is a target prefix, so
+        # one more decoding step is allowed to give the same 80 generated tokens.
+        results = translator.translate_batch(
+            [[token_of[i] for i in r] for r in rows], target_prefix=[["<s>"]] * len(rows),
+            beam_size=beams, length_penalty=inputs["length_penalty"], no_repeat_ngram_size=inputs["no_repeat_ngram"],
+            min_decoding_length=new_tokens, max_decoding_length=new_tokens, max_batch_size=batch_size,
+            batch_type="examples",
+        )
+        return [[vocab[t] for t in r.hypotheses[0]] for r in results]
+
+    article = inputs["article"]
+    generate([article], 1)  # warm-up
+
+    def timed(beams):
+        seconds, ids = [], None
+        for _ in range(runs):
+            start = time.perf_counter()
+            ids = generate([article], beams)[0]
+            seconds.append(time.perf_counter() - start)
+        return seconds, ids
+
+    beam_seconds, beam_ids = timed(inputs["beams"])
+    greedy_seconds, greedy_ids = timed(1)
+    batch = batch_of(inputs)
+    start = time.perf_counter()
+    # CTranslate2 sorts by length and splits into max_batch_size itself.
+    batch_ids = generate(batch, inputs["beams"])
+    batch_seconds = time.perf_counter() - start
+    print(json.dumps(dict(side=f"ctranslate2 {compute_type}", load_seconds=load_seconds, beam_seconds=beam_seconds,
+                          greedy_seconds=greedy_seconds, batch_seconds=batch_seconds, peak_rss_mb=peak_rss_mb(),
+                          beam_ids=beam_ids, greedy_ids=greedy_ids, batch_ids=batch_ids)))
+
+
+def report(results_path: Path, batch_inputs: int):
+    sides = {}
+    for line in results_path.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            sides[record["side"]] = record
+    reference = sides.get("transformers")
+    print(f"{'side':<20} {'4 beams s/article':>18} {'greedy s/article':>17} {'batch articles/s':>17} {'peak RSS MB':>12}   generated tokens")
+    for name, r in sides.items():
+        beam, greedy = statistics.median(r["beam_seconds"]), statistics.median(r["greedy_seconds"])
+        print(f"{name:<20} {beam:>18.2f} {greedy:>17.2f} {batch_inputs / r['batch_seconds']:>17.3f} {r['peak_rss_mb']:>12.0f}   "
+              f"{len(r['beam_ids'])} / {len(r['greedy_ids'])}")
+    if reference:
+        ref_beam = statistics.median(reference["beam_seconds"])
+        ref_greedy = statistics.median(reference["greedy_seconds"])
+        for name, r in sides.items():
+            if name == "transformers":
+                continue
+            # Speed relative to transformers (time of transformers / time of the side): >1 is faster.
+            print(f"per article, {name} speed / transformers speed: 4 beams {ref_beam / statistics.median(r['beam_seconds']):.2f}x, "
+                  f"greedy {ref_greedy / statistics.median(r['greedy_seconds']):.2f}x; "
+                  f"batch {reference['batch_seconds'] / r['batch_seconds']:.2f}x")
+        precis = sides.get("precis")
+        if precis:
+            same = all(precis[k] == reference[k] for k in ("beam_ids", "greedy_ids", "batch_ids"))
+            print(f"ids identical (precis vs transformers, article 4 beams + greedy + batch): {'yes' if same else 'no'}")
+            if not same:
+                for k in ("beam_ids", "greedy_ids"):
+                    print(f"  {k}: {'same' if precis[k] == reference[k] else 'differ'}")
+                differing = sum(a != b for a, b in zip(precis["batch_ids"], reference["batch_ids"]))
+                print(f"  batch: {differing} of {len(reference['batch_ids'])} outputs differ")
+
+
+if __name__ == "__main__":
+    command, *args = sys.argv[1:]
+    if command == "make-model":
+        make_model(Path(args[0]))
+    elif command == "transformers":
+        run_transformers(Path(args[0]), int(args[1]), int(args[2]), int(args[3]))
+    elif command == "ctranslate2":
+        run_ctranslate2(Path(args[0]), int(args[1]), int(args[2]), int(args[3]), args[4])
+    elif command == "report":
+        report(Path(args[0]), int(args[1]))
+    else:
+        sys.exit(f"unknown command {command}")

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# precis vs Hugging Face transformers 4.44.2 (PyTorch 2.4.0) vs CTranslate2 4.5.0 (fp32 and int8),
+# side by side on one model: random weights with the shape of sshleifer/distilbart-cnn-12-6, built
+# here by transformers (no network needed once the venv has its packages), a fixed 780-token
+# article, 80 generated tokens forced (min = max), no-repeat 3-grams, length penalty 2.0, 4 beams
+# and greedy; then a batch of 32 inputs of 200-1024 tokens. THREADS threads per side (default 2),
+# a warm-up, RUNS timed runs (default 3), medians. Not a test.
+#   bench/compare.sh                 everything
+#   SIDES="precis transformers" bench/compare.sh
+#   BATCH_INPUTS=N (only the first N inputs of the batch), BATCH_SIZE=8 (inputs per call on every side, sorted by length), BENCH_DIR=… (scratch, kept
+#   between runs so the model is built once)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+threads=${THREADS:-2}
+runs=${RUNS:-3}
+batch_size=${BATCH_SIZE:-8}
+sides=${SIDES:-"precis transformers ctranslate2-float32 ctranslate2-int8"}
+work=${BENCH_DIR:-$root/target/bench-compare}
+python=$root/.venv/bin/python
+
+"$root/scripts/setup.sh" --reference
+if ! "$python" -c 'import ctranslate2, sys; sys.exit(ctranslate2.__version__ != "4.5.0")' 2>/dev/null; then
+  "$root/.venv/bin/pip" install --disable-pip-version-check --progress-bar off ctranslate2==4.5.0
+fi
+cd "$root"
+cargo build --release --locked --quiet --example bench_generate
+
+model=$work/model
+if [ ! -f "$model/inputs.json" ]; then
+  echo "== building the random-weight distilbart-cnn-12-6-shaped model in $model" >&2
+  "$python" bench/compare.py make-model "$model"
+fi
+if [[ $sides == *ctranslate2* ]] && [ ! -f "$model/ct2/model.bin" ]; then
+  echo "== converting it for CTranslate2" >&2
+  "$python" -c 'import ctranslate2, sys; ctranslate2.converters.TransformersConverter(sys.argv[1]).convert(sys.argv[2], force=True)' "$model" "$model/ct2" >&2
+fi
+
+# Every side gets the same thread count (OpenMP, MKL and each library's own setting).
+export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
+results=$work/results.jsonl
+: >"$results"
+echo "== $(nproc --all) cores, $threads threads per side, load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for side in $sides; do
+  echo "== $side" >&2
+  case $side in
+    precis) target/release/examples/bench_generate "$model" "$model/inputs.json" "$threads" "$runs" "$batch_size" >>"$results" ;;
+    transformers) "$python" bench/compare.py transformers "$model" "$threads" "$runs" "$batch_size" >>"$results" ;;
+    ctranslate2-*) "$python" bench/compare.py ctranslate2 "$model" "$threads" "$runs" "$batch_size" "${side#ctranslate2-}" >>"$results" ;;
+    *) echo "unknown side $side" >&2; exit 2 ;;
+  esac
+done
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+"$python" bench/compare.py report "$results" "$("$python" -c 'import json, os, sys; print(min(int(os.environ.get("BATCH_INPUTS", 32)), len(json.load(open(sys.argv[1]))["batch"])))' "$model/inputs.json")"
