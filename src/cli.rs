@@ -35,7 +35,7 @@ pub enum Command {
     Models(ModelsCommand),
     /// Score summaries against references with ROUGE (and length statistics).
     Eval(EvalArgs),
-    /// Summarize feeds and collections into JSONL: in parallel, resumably, one shard of many.
+    // The help text is BatchArgs' doc comment (a doc comment here would replace its examples).
     Batch(BatchArgs),
     // The help text is CompareArgs' doc comment (a doc comment here would replace its examples).
     Compare(CompareArgs),
@@ -109,9 +109,9 @@ pub struct SummarizeArgs {
     pub format: Format,
 }
 
-/// Summarize every item of feeds (RSS 2.0, Atom, JSON Feed), JSONL files and directories into
-/// JSONL, one record per item, written as each finishes.
+/// Summarize feeds, JSONL files and directories into JSONL, one record per item.
 ///
+/// Every item of the inputs gets one record, written as soon as it is finished.
 /// Inputs are detected by content: a feed file or http(s) URL; JSONL with `id`, optional `title`,
 /// and one of `text`, `html`, `url` per line; a directory of .txt/.md/.html files; - for JSONL on
 /// standard input; any other file as one article. A failing item is recorded with its `error` and
@@ -122,6 +122,7 @@ pub struct SummarizeArgs {
 ///   precis batch corpus/ --out corpus.jsonl --resume --jobs 2
 ///   precis batch items.jsonl --shard 3/8 --out part-3.jsonl
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct BatchArgs {
     /// Feeds (files or http(s) URLs), JSONL files, directories, or - for JSONL on standard input.
     #[arg(value_name = "INPUT", required = true)]

@@ -17,6 +17,10 @@ fn main() {
         Command::Compare(args) => commands::compare::run(args),
     };
     if let Err(error) = result {
+        // The reader went away (`precis … | head`): nothing is wrong with the work, stop quietly.
+        if error.chain().any(|cause| cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+            std::process::exit(0);
+        }
         eprintln!("precis: error: {error:#}");
         std::process::exit(1);
     }

@@ -654,3 +654,18 @@ fn killed_at_random_points_then_resumed_every_item_once() {
     assert!(output.status.success(), "seed {seed}: {}", stderr(&output));
     assert_each_once(&file_records(&out), count);
 }
+
+/// `precis batch … | head -1`: the reader going away is not an error of precis's (no message,
+/// exit 0), however much output was still to come.
+#[test]
+fn a_reader_that_goes_away_ends_the_batch_quietly() {
+    let cache = scratch("broken-pipe");
+    let items = cache.join("items.jsonl");
+    // Far more than a pipe buffer of output, so writing must meet the closed pipe.
+    write_generated_jsonl(&items, 2000);
+    let mut child = batch(&cache).arg(&items).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("error"), "{}", stderr(&output));
+}
