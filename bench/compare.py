@@ -95,6 +95,16 @@ def sorted_chunks(batch, size):
     return [order[i:i + size] for i in range(0, len(order), size)]
 
 
+def timed_runs(generate, article, beams: int, runs: int):
+    """Seconds of each of `runs` generations of one article, and the ids of the last."""
+    seconds, ids = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        ids = generate([article], beams)[0]
+        seconds.append(time.perf_counter() - start)
+    return seconds, ids
+
+
 def run_transformers(model_dir: Path, threads: int, runs: int, batch_size: int):
     import torch
     from transformers import BartForConditionalGeneration
@@ -121,16 +131,8 @@ def run_transformers(model_dir: Path, threads: int, runs: int, batch_size: int):
     article = inputs["article"]
     generate([article], 1)  # warm-up
 
-    def timed(beams):
-        seconds, ids = [], None
-        for _ in range(runs):
-            start = time.perf_counter()
-            ids = generate([article], beams)[0]
-            seconds.append(time.perf_counter() - start)
-        return seconds, ids
-
-    beam_seconds, beam_ids = timed(inputs["beams"])
-    greedy_seconds, greedy_ids = timed(1)
+    beam_seconds, beam_ids = timed_runs(generate, article, inputs["beams"], runs)
+    greedy_seconds, greedy_ids = timed_runs(generate, article, 1, runs)
     batch = batch_of(inputs)
     batch_ids = [None] * len(batch)
     start = time.perf_counter()
@@ -172,16 +174,8 @@ def run_ctranslate2(model_dir: Path, threads: int, runs: int, batch_size: int, c
     article = inputs["article"]
     generate([article], 1)  # warm-up
 
-    def timed(beams):
-        seconds, ids = [], None
-        for _ in range(runs):
-            start = time.perf_counter()
-            ids = generate([article], beams)[0]
-            seconds.append(time.perf_counter() - start)
-        return seconds, ids
-
-    beam_seconds, beam_ids = timed(inputs["beams"])
-    greedy_seconds, greedy_ids = timed(1)
+    beam_seconds, beam_ids = timed_runs(generate, article, inputs["beams"], runs)
+    greedy_seconds, greedy_ids = timed_runs(generate, article, 1, runs)
     batch = batch_of(inputs)
     start = time.perf_counter()
     # CTranslate2 sorts by length and splits into max_batch_size itself.
