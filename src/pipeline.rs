@@ -450,8 +450,8 @@ fn generate_batched(
     settings: &[GenerationSettings],
     mut record: impl FnMut(&mut Prepared, u64, usize),
 ) -> Vec<Result<Vec<String>>> {
-    let mut results: Vec<Result<Vec<String>>> =
-        prepared.iter().map(|p| match p { Ok(_) => Ok(Vec::new()), Err(error) => Err(anyhow::anyhow!("{error:#}")) }).collect();
+    // A document that could not be prepared keeps its error in `prepared`; its entry here is unused.
+    let mut results: Vec<Result<Vec<String>>> = (0..prepared.len()).map(|_| Ok(Vec::new())).collect();
     let ready: Vec<usize> = (0..prepared.len()).filter(|&index| prepared[index].is_ok()).collect();
     let lengths: Vec<usize> = ready.iter().map(|&index| prepared[index].as_ref().map_or(0, |p| input_of(p).len())).collect();
     for batch in length_batches(&lengths, GENERATION_BATCH) {

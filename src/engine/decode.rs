@@ -97,28 +97,21 @@ impl SpecialTokens {
     }
 }
 
-/// Generates one sequence per input row. `input_ids` and `attention_mask` are `[batch, source]`
-/// (right padding). The rows returned start with the decoder start token and all have the same
-/// length, finished rows being padded as transformers pads them.
-pub fn generate<M: StepModel>(
-    model: &M,
-    input_ids: &Tensor,
-    attention_mask: &Tensor,
-    settings: &GenerationSettings,
-    tokens: &SpecialTokens,
-) -> Result<Vec<Vec<i64>>> {
+/// Refuses settings the loop cannot honour, before any network work.
+pub fn check_settings(settings: &GenerationSettings) -> Result<()> {
     settings.validate("generation settings")?;
     if settings.max_tokens < 2 {
         // transformers refuses this too: the decoder start token alone already reaches max_length.
         bail!("max_tokens ({}) must be at least 2: the decoder start token counts", settings.max_tokens);
     }
-    let _no_grad = tch::no_grad_guard();
-    let encoder_states = model.encode(input_ids, attention_mask)?;
-    generate_encoded(model, &encoder_states, attention_mask, settings, tokens)
+    Ok(())
 }
 
-/// [`generate`] from encoder states already computed (`StepModel::encode`), so that several
-/// decodings of the same inputs (other lengths, other settings) share one encoder pass.
+/// Generates one sequence per input row from encoder states already computed
+/// (`StepModel::encode` over right-padded `[batch, source]` ids and their `attention_mask`), so
+/// that several decodings of the same inputs (other lengths, other settings) share one encoder
+/// pass. The rows returned start with the decoder start token and all have the same length,
+/// finished rows being padded as transformers pads them.
 pub fn generate_encoded<M: StepModel>(
     model: &M,
     encoder_states: &Tensor,
@@ -126,10 +119,7 @@ pub fn generate_encoded<M: StepModel>(
     settings: &GenerationSettings,
     tokens: &SpecialTokens,
 ) -> Result<Vec<Vec<i64>>> {
-    settings.validate("generation settings")?;
-    if settings.max_tokens < 2 {
-        bail!("max_tokens ({}) must be at least 2: the decoder start token counts", settings.max_tokens);
-    }
+    check_settings(settings)?;
     let _no_grad = tch::no_grad_guard();
     if settings.beams == 1 {
         greedy(model, encoder_states, attention_mask, settings, tokens)

@@ -207,7 +207,7 @@ impl Seq2SeqModel {
     /// decoding.
     pub fn generate_variants_timed(&self, inputs: &[Vec<i64>], settings: &[GenerationSettings]) -> Result<TimedVariants> {
         for variant in settings {
-            variant.validate("generation settings")?;
+            decode::check_settings(variant)?;
         }
         if inputs.is_empty() || settings.is_empty() {
             return Ok(TimedVariants { outputs: vec![Vec::new(); settings.len()], encode: Duration::ZERO, decode: vec![Duration::ZERO; settings.len()] });
