@@ -41,6 +41,12 @@ pub trait StepModel {
     /// Next-token logits (`[rows, vocab]`) for the last token of each row (`[rows, 1]`).
     fn step(&self, last_tokens: &Tensor, source: &Self::Source, cache: Option<Self::Cache>) -> Result<(Tensor, Self::Cache)>;
 
+    /// Held from the first decoder step to the last: a network whose steps of `rows` rows run on
+    /// precis's own kernel threads (`engine::matvec`) has libtorch work on one thread meanwhile.
+    fn step_threads(&self, _rows: usize) -> Option<super::matvec::SingleThreadedLibtorch> {
+        None
+    }
+
     /// The cache with its rows taken from `rows` (beam search keeps the cache of the beams it
     /// continues), as the model's transformers `_reorder_cache` does.
     fn reorder(&self, cache: Self::Cache, rows: &Tensor) -> Result<Self::Cache>;
@@ -144,6 +150,7 @@ fn greedy<M: StepModel>(
     let mut unfinished = vec![true; rows];
     let mut profile = StepProfile::from_env();
     let source = profile.time_prepare(|| model.prepare(encoder_states, attention_mask, 1))?;
+    let _threads = model.step_threads(rows);
     let mut cache = None;
     loop {
         let last = last_tokens(&sequences, device)?;
@@ -191,6 +198,7 @@ fn beam_search<M: StepModel>(
     // (transformers copies it per beam; sharing it gives the same values).
     let mut profile = StepProfile::from_env();
     let source = profile.time_prepare(|| model.prepare(encoder_states, attention_mask, beams))?;
+    let _threads = model.step_threads(rows);
 
     let mut scorer = BeamScorer::new(batch, beams, settings.length_penalty, settings.early_stopping);
     let mut sequences = vec![vec![tokens.decoder_start]; rows];

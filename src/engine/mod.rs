@@ -1,9 +1,10 @@
-//! Summarization engines: `seq2seq` (pretrained models: rust-bert's networks in `network`, decoded
-//! by precis's own loop in `decode`) and `extractive` (sentence ranking, no model). The pipeline
-//! picks one per output.
+//! Summarization engines: `seq2seq` (pretrained models: precis's own BART in `bart` and
+//! rust-bert's networks, behind `network`, decoded by precis's own loop in `decode`) and
+//! `extractive` (sentence ranking, no model). The pipeline picks one per output.
 
-pub mod bart_decoder;
+pub mod bart;
 pub mod decode;
 pub mod extractive;
+pub mod matvec;
 pub mod network;
 pub mod seq2seq;

@@ -1,15 +1,15 @@
-//! The neural networks behind the seq2seq engine: rust-bert's BART, PEGASUS and T5 model types,
-//! built on a `tch::nn::VarStore` that precis fills from the weights file itself, and driven one
-//! decoder step at a time for `engine::decode`.
+//! The neural networks behind the seq2seq engine: precis's own BART (`engine::bart`) and
+//! rust-bert's BART, PEGASUS and T5 model types, and driving them one decoder step at a time for
+//! `engine::decode`.
 //!
-//! Owns: building the model for an architecture and a (cleaned) config, loading the weights
-//! (safetensors or libtorch archive; fp16 files cast to fp32 on the CPU; the Hub's tied-embedding
-//! alias read under the name rust-bert expects), the encoder pass, decoder steps with rust-bert's
-//! layer caches, and cache reordering for beam search.
+//! Owns: building the network for an architecture and a (cleaned) config, loading the weights
+//! (safetensors read tensor by tensor, or a libtorch archive; fp16 files cast to fp32 on the CPU;
+//! the Hub's tied-embedding alias read under the name the model expects), the encoder pass,
+//! decoder steps with the layer caches, and cache reordering for beam search.
 //!
-//! BART decoding steps go through precis's own decoder (`engine::bart_decoder`, on the same
-//! weights), which shares the cross-attention keys and values among the beams of an input;
-//! `PRECIS_RUST_BERT_DECODER=1` keeps rust-bert's decoder instead (to measure the difference).
+//! BART models go through precis's own network (on the file's tensors; cross-attention shared by
+//! the beams of an input); `PRECIS_RUST_BERT_BART=1` uses rust-bert's BART instead (to measure
+//! the difference, or should a checkpoint need it).
 //!
 //! It does not decide how to decode (`decode`) nor read tokenizers and configs (`seq2seq`).
 
@@ -20,23 +20,24 @@ use anyhow::{anyhow, bail, Result};
 use rust_bert::bart::{BartConfig, BartForConditionalGeneration, LayerState as BartLayerState};
 use rust_bert::pegasus::{PegasusConfig, PegasusForConditionalGeneration};
 use rust_bert::t5::{LayerState as T5LayerState, T5Config, T5ForConditionalGeneration};
-use tch::{nn, Device, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
-use super::bart_decoder::{self, BartDecoder};
+use super::bart::{self, Bart};
 use super::decode::StepModel;
+use super::matvec;
 use super::seq2seq::Architecture;
-use crate::hub::weights::WeightsPlan;
+use crate::hub::weights::{self, WeightsPlan};
 
-/// A loaded network and the variable store that owns its weights.
+/// A loaded network and, for rust-bert's models, the variable store that owns its weights.
 pub struct Network {
     model: Model,
-    /// precis's decoder for BART models it supports (see `engine::bart_decoder`).
-    bart_decoder: Option<BartDecoder>,
-    // Keeps the weights alive for as long as the model (the model holds views of them).
-    _weights: nn::VarStore,
+    // Keeps rust-bert's weights alive for as long as the model (the model holds views of them).
+    _weights: Option<nn::VarStore>,
 }
 
 enum Model {
+    /// precis's own BART (it owns its weights).
+    OwnBart(Bart),
     Bart(BartForConditionalGeneration),
     Pegasus(PegasusForConditionalGeneration),
     T5(T5ForConditionalGeneration),
@@ -47,8 +48,8 @@ pub enum Cache {
     /// BART and PEGASUS (rust-bert's PEGASUS uses BART's layer state).
     Bart(BartLayers),
     T5(Vec<(Option<T5LayerState>, Option<T5LayerState>)>),
-    /// precis's BART decoder: self-attention only (the cross-attention lives in the source).
-    OwnBart(bart_decoder::Cache),
+    /// precis's BART: self-attention only (the cross-attention lives in the source).
+    OwnBart(bart::Cache),
 }
 
 /// The encoder side of one decoding.
@@ -56,8 +57,8 @@ pub enum Source {
     /// For rust-bert's decoders: the encoder states and mask, one copy per decoded row
     /// (`_expand_inputs_for_generation`'s repeat_interleave).
     Expanded { encoder_states: Tensor, attention_mask: Tensor },
-    /// For precis's BART decoder: cross-attention keys and values once per input.
-    OwnBart(bart_decoder::Source),
+    /// For precis's BART: cross-attention keys and values once per input.
+    OwnBart(bart::Source),
 }
 
 type BartLayers = Vec<(Option<BartLayerState>, Option<BartLayerState>)>;
@@ -66,8 +67,14 @@ impl Network {
     /// Builds the model for `config` (already checked to parse as the architecture's config) and
     /// loads its weights. Panics inside tch or rust-bert are the caller's to catch.
     pub fn load(architecture: Architecture, config: &serde_json::Value, weights: &Path, plan: &WeightsPlan, device: Device) -> Result<Network> {
-        let mut store = nn::VarStore::new(device);
         let config_error = |e: serde_json::Error| anyhow!("the model config is not a valid {} config: {e}", architecture.name());
+        let keep_rust_bert = std::env::var_os("PRECIS_RUST_BERT_BART").is_some_and(|v| v == "1");
+        if architecture == Architecture::Bart && !keep_rust_bert && Bart::supports(config) {
+            serde_json::from_value::<BartConfig>(config.clone()).map_err(config_error)?;
+            let tensors = read_tensors(weights, plan, device)?;
+            return Ok(Network { model: Model::OwnBart(Bart::from_tensors(tensors, config)?), _weights: None });
+        }
+        let mut store = nn::VarStore::new(device);
         let model = match architecture {
             Architecture::Bart => {
                 let config: BartConfig = serde_json::from_value(config.clone()).map_err(config_error)?;
@@ -82,37 +89,47 @@ impl Network {
                 Model::T5(T5ForConditionalGeneration::new(store.root(), &config))
             }
         };
-        load_weights(&mut store, weights, plan, device)?;
+        let tensors = read_tensors(weights, plan, device)?;
+        fill_variables(&mut store, tensors, device)?;
         store.freeze();
-        let keep_rust_bert_decoder = std::env::var_os("PRECIS_RUST_BERT_DECODER").is_some_and(|v| v == "1");
-        let bart_decoder = if architecture == Architecture::Bart && !keep_rust_bert_decoder && BartDecoder::supports(config) {
-            Some(BartDecoder::from_variables(&store.variables(), config)?)
-        } else {
-            None
-        };
-        Ok(Network { model, bart_decoder, _weights: store })
+        Ok(Network { model, _weights: Some(store) })
     }
 }
 
-/// Copies every variable of `store` from the file. A tensor the plan renames is read under the
-/// variable's name; a variable the file lacks is an error; tensors the model does not use are
-/// ignored (as tch's own loader does).
-fn load_weights(store: &mut nn::VarStore, path: &Path, plan: &WeightsPlan, device: Device) -> Result<()> {
+/// The tensors of a weights file, under the names the model expects (the plan's renaming done).
+/// On the CPU, floating-point tensors become fp32 (transformers loads fp16 files that way too).
+fn read_tensors(path: &Path, plan: &WeightsPlan, device: Device) -> Result<HashMap<String, Tensor>> {
     let read = match path.extension().and_then(|e| e.to_str()) {
-        Some("safetensors") => Tensor::read_safetensors(path),
-        _ => Tensor::load_multi_with_device(path, device),
+        // Tensor by tensor: the whole file is never in memory beside its tensors.
+        Some("safetensors") => weights::read_safetensors(path)?,
+        _ => Tensor::load_multi_with_device(path, device).map_err(|e| anyhow!("{e}"))?,
     };
-    let mut tensors: HashMap<String, Tensor> = read.map_err(|e| anyhow!("{e}"))?.into_iter().collect();
+    let mut tensors = HashMap::with_capacity(read.len());
+    for (name, tensor) in read {
+        let tensor = if device == Device::Cpu && tensor.is_floating_point() && tensor.kind() != Kind::Float {
+            tensor.f_to_kind(Kind::Float)?
+        } else {
+            tensor.f_to_device(device)?
+        };
+        tensors.insert(name, tensor);
+    }
     if let WeightsPlan::RenameTiedEmbedding { from, to } = plan {
         if let Some(tensor) = tensors.remove(from) {
             tensors.insert(to.clone(), tensor);
         }
     }
+    Ok(tensors)
+}
+
+/// Copies every variable of `store` from the file's tensors, dropping each tensor once copied
+/// (so that the model is in memory about once, not twice). A variable the file lacks is an
+/// error; tensors the model does not use are ignored (as tch's own loader does).
+fn fill_variables(store: &mut nn::VarStore, mut tensors: HashMap<String, Tensor>, device: Device) -> Result<()> {
     let _no_grad = tch::no_grad_guard();
     let mut variables: Vec<(String, Tensor)> = store.variables().into_iter().collect();
     variables.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, mut variable) in variables {
-        let source = tensors.get(&name).ok_or_else(|| anyhow!("the file has no tensor {name}"))?;
+        let source = tensors.remove(&name).ok_or_else(|| anyhow!("the file has no tensor {name}"))?;
         if variable.size() != source.size() {
             bail!("tensor {name} has shape {:?} in the file but the config implies {:?}", source.size(), variable.size());
         }
@@ -121,8 +138,7 @@ fn load_weights(store: &mut nn::VarStore, path: &Path, plan: &WeightsPlan, devic
             let converted = variable.f_to_kind(source.kind())?;
             variable.f_set_data(&converted)?;
         }
-        // On the CPU the variables are fp32 and copy_ casts fp16 data up, as transformers does.
-        variable.f_copy_(source).map_err(|e| anyhow!("tensor {name}: {e}"))?;
+        variable.f_copy_(&source).map_err(|e| anyhow!("tensor {name}: {e}"))?;
     }
     Ok(())
 }
@@ -133,6 +149,7 @@ impl StepModel for Network {
 
     fn encode(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
         Ok(match &self.model {
+            Model::OwnBart(model) => model.encode(input_ids, attention_mask)?,
             Model::Bart(model) => model.encode(input_ids, Some(attention_mask)),
             Model::Pegasus(model) => model.encode(input_ids, Some(attention_mask)),
             Model::T5(model) => model.encode(input_ids, Some(attention_mask)),
@@ -140,8 +157,8 @@ impl StepModel for Network {
     }
 
     fn prepare(&self, encoder_states: &Tensor, attention_mask: &Tensor, beams: usize) -> Result<Source> {
-        if let Some(decoder) = &self.bart_decoder {
-            return Ok(Source::OwnBart(decoder.prepare(encoder_states, attention_mask, beams)?));
+        if let Model::OwnBart(model) = &self.model {
+            return Ok(Source::OwnBart(model.prepare(encoder_states, attention_mask, beams)?));
         }
         if beams == 1 {
             return Ok(Source::Expanded { encoder_states: encoder_states.shallow_clone(), attention_mask: attention_mask.shallow_clone() });
@@ -152,20 +169,21 @@ impl StepModel for Network {
     }
 
     fn step(&self, last_tokens: &Tensor, source: &Source, cache: Option<Cache>) -> Result<(Tensor, Cache)> {
-        let (encoder_states, attention_mask) = match (source, &self.bart_decoder) {
-            (Source::OwnBart(source), Some(decoder)) => {
+        let (encoder_states, attention_mask) = match (source, &self.model) {
+            (Source::OwnBart(source), Model::OwnBart(model)) => {
                 let past = match cache {
                     None => None,
                     Some(Cache::OwnBart(cache)) => Some(cache),
-                    Some(_) => bail!("a rust-bert cache was given to precis's BART decoder"),
+                    Some(_) => bail!("a rust-bert cache was given to precis's BART"),
                 };
-                let (logits, cache) = decoder.step(last_tokens, source, past)?;
+                let (logits, cache) = model.step(last_tokens, source, past)?;
                 return Ok((logits, Cache::OwnBart(cache)));
             }
-            (Source::Expanded { encoder_states, attention_mask }, None) => (encoder_states, attention_mask),
-            _ => bail!("the decoding source was prepared for another decoder"),
+            (Source::Expanded { encoder_states, attention_mask }, model) if !matches!(model, Model::OwnBart(_)) => (encoder_states, attention_mask),
+            _ => bail!("the decoding source was prepared for another network"),
         };
         let (logits, cache) = match &self.model {
+            Model::OwnBart(_) => bail!("precis's BART was given a source prepared for rust-bert"),
             Model::Bart(model) => {
                 let output = model.forward_t(None, Some(attention_mask), Some(encoder_states), Some(last_tokens), None, bart_cache(cache)?, false);
                 (output.decoder_output, output.cache.map(Cache::Bart))
@@ -189,6 +207,13 @@ impl StepModel for Network {
         Ok((logits.f_select(1, -1)?, cache))
     }
 
+    fn step_threads(&self, rows: usize) -> Option<matvec::SingleThreadedLibtorch> {
+        match self.model {
+            Model::OwnBart(_) => matvec::SingleThreadedLibtorch::enter(rows),
+            _ => None,
+        }
+    }
+
     fn reorder(&self, cache: Cache, rows: &Tensor) -> Result<Cache> {
         let pick_bart = |state: Option<BartLayerState>| -> Result<Option<BartLayerState>> {
             state
@@ -210,9 +235,9 @@ impl StepModel for Network {
             Cache::T5(layers) => Cache::T5(
                 layers.into_iter().map(|(own, cross)| Ok((pick_t5(own)?, pick_t5(cross)?))).collect::<Result<Vec<_>>>()?,
             ),
-            Cache::OwnBart(cache) => match &self.bart_decoder {
-                Some(decoder) => Cache::OwnBart(decoder.reorder(cache, rows)?),
-                None => bail!("a cache of precis's BART decoder was given to rust-bert's"),
+            Cache::OwnBart(cache) => match &self.model {
+                Model::OwnBart(model) => Cache::OwnBart(model.reorder(cache, rows)?),
+                _ => bail!("a cache of precis's BART was given to rust-bert's"),
             },
         })
     }

@@ -1,14 +1,16 @@
-//! Checks a weights file before libtorch sees it, and decides how it must be loaded.
+//! Checks a weights file before libtorch sees it, decides how it must be loaded, and reads
+//! safetensors files tensor by tensor.
 //!
 //! libtorch reports a truncated or foreign file with an internal assertion; reading the file's own
 //! structure first turns those into messages that name the file and the fix. This is also where the
 //! Hub's tied-embedding naming trap is detected (see `WeightsPlan::RenameTiedEmbedding`).
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
+use tch::{Kind, Tensor};
 
 use crate::engine::seq2seq::Architecture;
 
@@ -49,10 +51,69 @@ pub fn inspect(path: &Path, architecture: Architecture) -> Result<WeightsPlan> {
 pub fn safetensors_names(path: &Path) -> Result<Vec<String>> {
     let len = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?.len();
     let header = read_safetensors_header(path, len)?;
-    Ok(header.into_iter().map(|(name, _)| name).collect())
+    Ok(header.tensors.into_iter().map(|entry| entry.name).collect())
 }
 
-fn read_safetensors_header(path: &Path, file_len: u64) -> Result<Vec<(String, u64)>> {
+/// Every tensor of a safetensors file, read one at a time: memory holds the tensors and at most
+/// one tensor's bytes besides (tch's reader holds the whole file as well as its tensors).
+pub fn read_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    let name = path.display();
+    let len = std::fs::metadata(path).with_context(|| format!("cannot read {name}"))?.len();
+    let mut header = read_safetensors_header(path, len)?;
+    header.tensors.sort_by_key(|entry| entry.start);
+    let mut file = BufReader::new(File::open(path).with_context(|| format!("cannot open {name}"))?);
+    file.seek(SeekFrom::Start(header.data_start))?;
+    let mut position = 0u64;
+    let mut tensors = Vec::with_capacity(header.tensors.len());
+    for entry in header.tensors {
+        let corrupt = |what: &str| anyhow!("the weights file {name} is corrupt (tensor {}: {what}); delete it and fetch it again", entry.name);
+        if entry.start < position {
+            return Err(corrupt("its data overlaps another tensor's"));
+        }
+        file.seek_relative((entry.start - position) as i64)?;
+        let kind = match entry.dtype.as_str() {
+            "F32" => Kind::Float,
+            "F16" => Kind::Half,
+            "BF16" => Kind::BFloat16,
+            "F64" => Kind::Double,
+            "I64" => Kind::Int64,
+            "I32" => Kind::Int,
+            "I16" => Kind::Int16,
+            "I8" => Kind::Int8,
+            "U8" => Kind::Uint8,
+            "BOOL" => Kind::Bool,
+            other => return Err(corrupt(&format!("unsupported dtype {other}"))),
+        };
+        let elements: u64 = entry.shape.iter().try_fold(1u64, |product, &dim| product.checked_mul(dim)).ok_or_else(|| corrupt("shape overflows"))?;
+        let bytes = entry.end - entry.start;
+        if elements.checked_mul(kind.elt_size_in_bytes() as u64) != Some(bytes) {
+            return Err(corrupt(&format!("{bytes} bytes do not hold {elements} {} values", entry.dtype)));
+        }
+        let mut data = vec![0u8; bytes as usize];
+        file.read_exact(&mut data).with_context(|| format!("cannot read {name}"))?;
+        position = entry.end;
+        let shape: Vec<i64> = entry.shape.iter().map(|&dim| dim as i64).collect();
+        tensors.push((entry.name, Tensor::f_from_data_size(&data, &shape, kind)?));
+    }
+    Ok(tensors)
+}
+
+/// One tensor of a safetensors header; `start` and `end` are offsets into the data section.
+struct HeaderEntry {
+    name: String,
+    dtype: String,
+    shape: Vec<u64>,
+    start: u64,
+    end: u64,
+}
+
+struct SafetensorsHeader {
+    tensors: Vec<HeaderEntry>,
+    /// Where the data section begins in the file.
+    data_start: u64,
+}
+
+fn read_safetensors_header(path: &Path, file_len: u64) -> Result<SafetensorsHeader> {
     let name = path.display();
     let corrupt = |what: String| anyhow!("the weights file {name} is truncated or corrupt ({what}); delete it and fetch it again");
     let mut file = File::open(path).with_context(|| format!("cannot open {name}"))?;
@@ -72,24 +133,33 @@ fn read_safetensors_header(path: &Path, file_len: u64) -> Result<Vec<(String, u6
         if tensor == "__metadata__" {
             continue;
         }
-        let end = info
-            .get("data_offsets")
-            .and_then(|offsets| offsets.get(1))
-            .and_then(|end| end.as_u64())
-            .ok_or_else(|| corrupt(format!("tensor {tensor} has no data_offsets")))?;
+        let offset = |index: usize| info.get("data_offsets").and_then(|offsets| offsets.get(index)).and_then(|offset| offset.as_u64());
+        let (Some(start), Some(end)) = (offset(0), offset(1)) else {
+            return Err(corrupt(format!("tensor {tensor} has no data_offsets")));
+        };
+        if start > end {
+            return Err(corrupt(format!("tensor {tensor} ends before it starts")));
+        }
+        let dtype = info.get("dtype").and_then(|d| d.as_str()).unwrap_or_default().to_string();
+        let shape = info
+            .get("shape")
+            .and_then(|s| s.as_array())
+            .map(|dims| dims.iter().map(|d| d.as_u64()).collect::<Option<Vec<u64>>>())
+            .ok_or_else(|| corrupt(format!("tensor {tensor} has no shape")))?
+            .ok_or_else(|| corrupt(format!("tensor {tensor} has a shape that is not a list of sizes")))?;
         data_end = data_end.max(end);
-        tensors.push((tensor.clone(), end));
+        tensors.push(HeaderEntry { name: tensor.clone(), dtype, shape, start, end });
     }
     let expected = 8 + header_len + data_end;
     if expected != file_len {
         return Err(corrupt(format!("its header describes {expected} bytes but the file has {file_len}")));
     }
-    Ok(tensors)
+    Ok(SafetensorsHeader { tensors, data_start: 8 + header_len })
 }
 
 fn inspect_safetensors(path: &Path, file_len: u64, architecture: Architecture) -> Result<WeightsPlan> {
-    let tensors = read_safetensors_header(path, file_len)?;
-    let has = |wanted: &str| tensors.iter().any(|(name, _)| name == wanted);
+    let header = read_safetensors_header(path, file_len)?;
+    let has = |wanted: &str| header.tensors.iter().any(|entry| entry.name == wanted);
     let (shared, aliases): (&str, &[&str]) = match architecture {
         Architecture::Bart | Architecture::Pegasus => ("model.shared.weight", &["model.decoder.embed_tokens.weight", "model.encoder.embed_tokens.weight"]),
         Architecture::T5 => ("shared.weight", &["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]),
