@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use anyhow::{anyhow, bail, Result};
 use tch::{Kind, Tensor};
 
-use super::matvec;
+use super::kernels;
 
 /// transformers' `BartLearnedPositionalEmbedding` offset.
 const POSITION_OFFSET: i64 = 2;
@@ -82,9 +82,10 @@ pub struct Bart {
 
 /// What every step of one decoding reads from the encoder side.
 pub struct Source {
-    /// Per layer: cross-attention keys and values, `[batch, heads, source, head_dim]`, one per input.
+    /// Per layer: cross-attention keys `[batch, heads, source, head_dim]` and values transposed,
+    /// `[batch, heads, head_dim, source]` (the layout the attention kernel streams), one per input.
     cross_keys_values: Vec<(Tensor, Tensor)>,
-    /// Additive encoder mask, `[batch, 1, 1, source]` (0 or the dtype's minimum, as transformers).
+    /// Additive encoder mask, `[batch, source]` (0 or the dtype's minimum, as transformers).
     encoder_mask: Tensor,
     batch: i64,
     beams: i64,
@@ -220,10 +221,12 @@ impl Bart {
             .map(|layer| {
                 let key = encoder_states.f_linear(&layer.encoder_attn_k.weight, Some(&layer.encoder_attn_k.bias))?;
                 let value = encoder_states.f_linear(&layer.encoder_attn_v.weight, Some(&layer.encoder_attn_v.bias))?;
-                Ok((self.split_heads(&key, batch, source)?, self.split_heads(&value, batch, source)?))
+                let key = self.split_heads(&key, batch, source)?.f_contiguous()?;
+                let value_transposed = self.split_heads(&value, batch, source)?.f_transpose(2, 3)?.f_contiguous()?;
+                Ok((key, value_transposed))
             })
             .collect::<Result<Vec<_>>>()?;
-        let encoder_mask = additive_mask(attention_mask, encoder_states.kind())?;
+        let encoder_mask = additive_mask(attention_mask, encoder_states.kind())?.f_view([batch, source])?;
         Ok(Source { cross_keys_values, encoder_mask, batch, beams: beams as i64 })
     }
 
@@ -270,9 +273,9 @@ impl Bart {
         self.hidden / self.decoder_heads
     }
 
-    /// `[batch, length, hidden]` → `[batch, heads, length, head_dim]`.
+    /// `[batch, length, hidden]` → `[batch, heads, length, head_dim]` (a view).
     fn split_heads(&self, states: &Tensor, batch: i64, length: i64) -> Result<Tensor> {
-        Ok(states.f_view([batch, length, self.decoder_heads, self.decoder_head_dim()])?.f_transpose(1, 2)?.f_contiguous()?)
+        Ok(states.f_view([batch, length, self.decoder_heads, self.decoder_head_dim()])?.f_transpose(1, 2)?)
     }
 
     /// One new position attending to itself and the positions before it (transformers' eager
@@ -288,24 +291,31 @@ impl Bart {
             Some((past_key, past_value)) => (Tensor::f_cat(&[past_key, key], 2)?, Tensor::f_cat(&[past_value, value], 2)?),
             None => (key.f_contiguous()?, value.f_contiguous()?),
         };
+        // At most 80-odd positions: libtorch's product is as quick here as precis's kernel (measured).
         let weights = query.f_matmul(&key.f_transpose(2, 3)?)?.f_softmax(-1, None::<Kind>)?;
         let output = weights.f_matmul(&value)?.f_reshape([rows, self.hidden])?;
         Ok((layer.self_attn_out.step(&output)?, (key, value)))
     }
 
-    /// The beams of each input attend together to the input's shared keys and values: the
-    /// queries of an input's beams are the rows of one `[beams, head_dim] × [head_dim, source]`
-    /// product per head.
-    fn cross_attention(&self, layer: &DecoderLayer, hidden: &Tensor, key: &Tensor, value: &Tensor, source: &Source) -> Result<Tensor> {
+    /// The beams of each input attend together to the input's shared keys and values: with
+    /// precis's kernel (`kernels::attend`), else as the rows of one `[beams, head_dim] ×
+    /// [head_dim, source]` product per head.
+    fn cross_attention(&self, layer: &DecoderLayer, hidden: &Tensor, key: &Tensor, value_transposed: &Tensor, source: &Source) -> Result<Tensor> {
         let rows = hidden.size()[0];
         let (heads, head_dim) = (self.decoder_heads, self.decoder_head_dim());
         let query = layer.encoder_attn_q.step(hidden)?.f_mul_scalar((head_dim as f64).powf(-0.5))?;
-        // [batch·beams, hidden] → [batch, heads, beams, head_dim]
-        let query = query.f_reshape([source.batch, source.beams, heads, head_dim])?.f_transpose(1, 2)?;
-        let scores = query.f_matmul(&key.f_transpose(2, 3)?)?.f_add(&source.encoder_mask)?;
-        let weights = scores.f_softmax(-1, None::<Kind>)?;
-        // [batch, heads, beams, head_dim] → [batch·beams, hidden]
-        let output = weights.f_matmul(value)?.f_transpose(1, 2)?.f_reshape([rows, self.hidden])?;
+        let output = match kernels::attend(&query, key, value_transposed, &source.encoder_mask)? {
+            Some(output) => output,
+            None => {
+                // [batch·beams, hidden] → [batch, heads, beams, head_dim]
+                let query = query.f_reshape([source.batch, source.beams, heads, head_dim])?.f_transpose(1, 2)?;
+                let mask = source.encoder_mask.f_view([source.batch, 1, 1, -1])?;
+                let scores = query.f_matmul(&key.f_transpose(2, 3)?)?.f_add(&mask)?;
+                let weights = scores.f_softmax(-1, None::<Kind>)?;
+                // [batch, heads, beams, head_dim] → [batch·beams, hidden]
+                weights.f_matmul(&value_transposed.f_transpose(2, 3)?)?.f_transpose(1, 2)?.f_reshape([rows, self.hidden])?
+            }
+        };
         layer.encoder_attn_out.step(&output)
     }
 }
@@ -347,11 +357,11 @@ impl Weights {
 }
 
 /// `input · weightᵀ + bias` for the few rows of a decoder step (`input` `[rows, in]`): precis's
-/// memory-speed kernel (`engine::matvec`) where it applies, else `(weight · inputᵀ)ᵀ`, the form
+/// memory-speed kernel (`engine::kernels`) where it applies, else `(weight · inputᵀ)ᵀ`, the form
 /// in which MKL streams the weight once (`F.linear`'s `input · weightᵀ` costs about as much per
 /// extra row as the first: the LM head with 4 rows 9.7 ms that way vs 41 ms, 2 threads).
 fn project(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    if let Some(output) = matvec::project_rows(input, weight, bias)? {
+    if let Some(output) = kernels::project_rows(input, weight, bias)? {
         return Ok(output);
     }
     let output = weight.f_matmul(&input.f_tr()?)?.f_tr()?;

@@ -42,8 +42,8 @@ pub trait StepModel {
     fn step(&self, last_tokens: &Tensor, source: &Self::Source, cache: Option<Self::Cache>) -> Result<(Tensor, Self::Cache)>;
 
     /// Held from the first decoder step to the last: a network whose steps of `rows` rows run on
-    /// precis's own kernel threads (`engine::matvec`) has libtorch work on one thread meanwhile.
-    fn step_threads(&self, _rows: usize) -> Option<super::matvec::SingleThreadedLibtorch> {
+    /// precis's own kernel threads (`engine::kernels`) has libtorch work on one thread meanwhile.
+    fn step_threads(&self, _rows: usize) -> Option<super::kernels::SingleThreadedLibtorch> {
         None
     }
 

@@ -5,6 +5,6 @@
 pub mod bart;
 pub mod decode;
 pub mod extractive;
-pub mod matvec;
+pub mod kernels;
 pub mod network;
 pub mod seq2seq;

@@ -24,7 +24,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 use super::bart::{self, Bart};
 use super::decode::StepModel;
-use super::matvec;
+use super::kernels;
 use super::seq2seq::Architecture;
 use crate::hub::weights::{self, WeightsPlan};
 
@@ -207,9 +207,9 @@ impl StepModel for Network {
         Ok((logits.f_select(1, -1)?, cache))
     }
 
-    fn step_threads(&self, rows: usize) -> Option<matvec::SingleThreadedLibtorch> {
+    fn step_threads(&self, rows: usize) -> Option<kernels::SingleThreadedLibtorch> {
         match self.model {
-            Model::OwnBart(_) => matvec::SingleThreadedLibtorch::enter(rows),
+            Model::OwnBart(_) => kernels::SingleThreadedLibtorch::enter(rows),
             _ => None,
         }
     }

@@ -1,15 +1,18 @@
-//! `input · weightᵀ + bias` for the few rows of a decoder step, at the speed memory delivers the
-//! weight.
+//! precis's CPU kernels for the few rows of a decoder step, at the speed memory delivers the
+//! weights: `input · weightᵀ + bias` (`project_rows`) and attention of an input's beams over its
+//! shared encoder keys and values (`attend`).
 //!
-//! Why: a decoder step multiplies 1–32 rows by every weight matrix of the decoder and by the
-//! 50k-row language-model head. That is bound by how fast the weights stream from memory, and
-//! MKL's matrix products reach only 55–80 % of it at these shapes on this kind of machine (the
-//! LM head, 206 MB: 10 ms for 1 row where summing the same matrix takes 6.9 ms; 41 ms for 4 rows
-//! in `F.linear`'s form). Here each weight row is read once for all input rows (AVX2 + FMA, the
-//! output rows split between threads), so 4 rows cost about what 1 row costs.
+//! Why: a decoder step multiplies 1–8 rows by every weight matrix of the decoder and by the
+//! 50k-row language-model head, and attends over ~800 source positions per layer. That is bound
+//! by how fast weights, keys and values stream from memory, and MKL's matrix products reach only
+//! 55–80 % of it at these shapes on this kind of machine (the LM head, 206 MB: 10 ms for 1 row
+//! where summing the same matrix takes 6.9 ms; 41 ms for 4 rows in `F.linear`'s form); libtorch's
+//! attention ran on one thread (see `SingleThreadedLibtorch`). Here each weight row (or key, or
+//! value column) is read once for all query rows (AVX2 + FMA), the work split between threads,
+//! so 4 rows cost about what 1 row costs.
 //!
-//! Where the CPU lacks AVX2/FMA, or the tensors are not contiguous fp32 on the CPU, the caller
-//! keeps libtorch's product (`project_rows` returns `None`).
+//! Where the CPU lacks AVX2/FMA, or the tensors are not contiguous fp32 on the CPU, or there are
+//! more rows than `MAX_ROWS`, the kernels return `None` and the caller keeps libtorch's operations.
 
 use anyhow::{bail, Result};
 use rayon::prelude::*;
@@ -102,6 +105,107 @@ impl Drop for SingleThreadedLibtorch {
     }
 }
 
+/// Scaled dot-product attention of each input's `beams` query rows over that input's keys and
+/// values: `query` `[batch·beams, heads·head_dim]` (already scaled), `keys` `[batch, heads,
+/// source, head_dim]`, `values_transposed` `[batch, heads, head_dim, source]`, `mask` `[batch,
+/// source]` added to the scores (0 or the dtype's minimum). Returns `[batch·beams, heads·head_dim]`.
+pub fn attend(query: &Tensor, keys: &Tensor, values_transposed: &Tensor, mask: &Tensor) -> Result<Option<Tensor>> {
+    if !supported() {
+        return Ok(None);
+    }
+    let (batch, heads, source, head_dim) = keys.size4()?;
+    let (rows, width) = query.size2()?;
+    if width != heads * head_dim || batch == 0 || rows % batch != 0 || values_transposed.size() != [batch, heads, head_dim, source] || mask.size() != [batch, source] {
+        bail!("attention shapes disagree: query {:?}, keys {:?}, values {:?}, mask {:?}", query.size(), keys.size(), values_transposed.size(), mask.size());
+    }
+    let beams = rows / batch;
+    if beams > 4 || rows > MAX_ROWS || !dense_f32_on_cpu(keys) || !dense_f32_on_cpu(values_transposed) || !dense_f32_on_cpu(mask) || query.kind() != Kind::Float || query.device() != Device::Cpu {
+        return Ok(None);
+    }
+    let query: Vec<f32> = Vec::try_from(&query.f_contiguous()?.f_view([-1])?)?;
+    let (batch, heads, source, head_dim, beams) = (batch as usize, heads as usize, source as usize, head_dim as usize, beams as usize);
+    let count = batch * heads * source * head_dim;
+    // SAFETY: checked contiguous fp32 on the CPU with these element counts; read only, for this call.
+    let keys = unsafe { std::slice::from_raw_parts(keys.data_ptr() as *const f32, count) };
+    let values = unsafe { std::slice::from_raw_parts(values_transposed.data_ptr() as *const f32, count) };
+    let mask = unsafe { std::slice::from_raw_parts(mask.data_ptr() as *const f32, batch * source) };
+    let width = heads * head_dim;
+    // One task per (input, head): its beams' queries, scores, weights and outputs.
+    let outputs: Vec<Vec<f32>> = (0..batch * heads)
+        .into_par_iter()
+        .map(|task| {
+            let (input, head) = (task / heads, task % heads);
+            let mut queries = vec![0f32; beams * head_dim];
+            for beam in 0..beams {
+                let row = input * beams + beam;
+                queries[beam * head_dim..(beam + 1) * head_dim].copy_from_slice(&query[row * width + head * head_dim..row * width + (head + 1) * head_dim]);
+            }
+            let keys = &keys[task * source * head_dim..(task + 1) * source * head_dim];
+            let values = &values[task * head_dim * source..(task + 1) * head_dim * source];
+            let mask = &mask[input * source..(input + 1) * source];
+            // weights[beam · source + position]
+            let mut weights = vec![0f32; beams * source];
+            for position in 0..source {
+                let key = &keys[position * head_dim..(position + 1) * head_dim];
+                let mut scores = [0f32; 4];
+                products(key, &queries, beams, &mut scores);
+                for beam in 0..beams {
+                    weights[beam * source + position] = scores[beam] + mask[position];
+                }
+            }
+            for beam_weights in weights.chunks_exact_mut(source) {
+                softmax(beam_weights);
+            }
+            // out[beam · head_dim + d] = Σ_position weights · value[d][position]
+            let mut out = vec![0f32; beams * head_dim];
+            for d in 0..head_dim {
+                let value_row = &values[d * source..(d + 1) * source];
+                let mut sums = [0f32; 4];
+                products(value_row, &weights, beams, &mut sums);
+                for beam in 0..beams {
+                    out[beam * head_dim + d] = sums[beam];
+                }
+            }
+            out
+        })
+        .collect();
+    let mut attended = vec![0f32; beams * batch * width];
+    for (task, out) in outputs.iter().enumerate() {
+        let (input, head) = (task / heads, task % heads);
+        for beam in 0..beams {
+            let row = input * beams + beam;
+            attended[row * width + head * head_dim..row * width + (head + 1) * head_dim].copy_from_slice(&out[beam * head_dim..(beam + 1) * head_dim]);
+        }
+    }
+    Ok(Some(Tensor::f_from_slice(&attended)?.f_view([rows, width as i64])?))
+}
+
+/// `sums[r] = row · inputs[r]` for the `rows` (1–4) vectors laid end to end in `inputs`.
+fn products(row: &[f32], inputs: &[f32], rows: usize, sums: &mut [f32; 4]) {
+    // SAFETY: callers reach this only after `supported()` found AVX2 and FMA.
+    unsafe {
+        match rows {
+            1 => sums[..1].copy_from_slice(&dot_rows::<1>(row, inputs)),
+            2 => sums[..2].copy_from_slice(&dot_rows::<2>(row, inputs)),
+            3 => sums[..3].copy_from_slice(&dot_rows::<3>(row, inputs)),
+            _ => sums.copy_from_slice(&dot_rows::<4>(row, inputs)),
+        }
+    }
+}
+
+/// In place, as `torch.softmax` in f32: shifted by the maximum, exponentials normalized by their sum.
+fn softmax(values: &mut [f32]) {
+    let maximum = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f32;
+    for value in values.iter_mut() {
+        *value = (*value - maximum).exp();
+        sum += *value;
+    }
+    for value in values.iter_mut() {
+        *value /= sum;
+    }
+}
+
 fn store<const ROWS: usize>(out: &mut [f32], sums: [f32; ROWS], bias: f32) {
     for (slot, sum) in out.iter_mut().zip(sums) {
         *slot = sum + bias;
@@ -116,7 +220,8 @@ fn dense_f32_on_cpu(tensor: &Tensor) -> bool {
 fn supported() -> bool {
     static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *SUPPORTED.get_or_init(|| {
-        let wanted = std::env::var_os("PRECIS_MKL_DECODER").is_none_or(|v| v != "1");
+        // `PRECIS_KERNELS=0` keeps libtorch's operations (to measure the difference).
+        let wanted = std::env::var_os("PRECIS_KERNELS").is_none_or(|v| v != "0");
         wanted && is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
     })
 }
@@ -186,6 +291,29 @@ mod tests {
                     assert_eq!(got.size(), [rows, outputs]);
                     let error = (got - &expected).abs().max().double_value(&[]);
                     assert!(error < 1e-3, "rows {rows} in {inputs} out {outputs}: max error {error}");
+                }
+                None => assert!(!supported(), "the kernel declined supported tensors"),
+            }
+        }
+    }
+
+    #[test]
+    fn attention_matches_libtorch() {
+        for (batch, beams, heads, source, head_dim) in [(1, 1, 2, 7, 16), (2, 4, 3, 33, 8), (1, 4, 16, 100, 64)] {
+            let query = Tensor::randn([batch * beams, heads * head_dim], (Kind::Float, Device::Cpu));
+            let keys = Tensor::randn([batch, heads, source, head_dim], (Kind::Float, Device::Cpu));
+            let values = Tensor::randn([batch, heads, source, head_dim], (Kind::Float, Device::Cpu));
+            // The last two positions of the first input are padding.
+            let mask = Tensor::zeros([batch, source], (Kind::Float, Device::Cpu));
+            let _ = mask.get(0).narrow(0, source - 2, 2).fill_(f64::from(f32::MIN));
+            let q = query.view([batch, beams, heads, head_dim]).transpose(1, 2);
+            let scores = q.matmul(&keys.transpose(2, 3)) + mask.view([batch, 1, 1, source]);
+            let expected = scores.softmax(-1, Kind::Float).matmul(&values).transpose(1, 2).reshape([batch * beams, heads * head_dim]);
+            let values_transposed = values.transpose(2, 3).contiguous();
+            match attend(&query, &keys, &values_transposed, &mask).expect("shapes agree") {
+                Some(got) => {
+                    let error = (got - &expected).abs().max().double_value(&[]);
+                    assert!(error < 1e-4, "batch {batch} beams {beams}: max error {error}");
                 }
                 None => assert!(!supported(), "the kernel declined supported tensors"),
             }
