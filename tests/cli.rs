@@ -84,6 +84,29 @@ fn summarize_with_fixture_models_gives_headline_abstract_bullets_in_json() {
     assert_eq!(record["settings"]["generation"]["abstract"]["beams"], 4);
 }
 
+/// precis's BART with its kernels, without them (libtorch's operations, as on CPUs without
+/// AVX2/FMA), and rust-bert's BART write the same summary (tests/parity.rs pins the first to
+/// transformers' ids).
+#[test]
+fn bart_summary_is_the_same_with_precis_kernels_without_them_and_with_rust_berts_bart() {
+    let cache = scratch("bart-paths");
+    let summary = |env: &[(&str, &str)]| -> Value {
+        let mut command = precis(&cache);
+        command.args(["summarize", SEED, "--model", BART, "--headline-model", BART, "--format", "json", "--long", "truncate"]);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = run(&mut command);
+        assert!(output.status.success(), "{env:?}: stderr: {}", stderr(&output));
+        let record = json(&output);
+        serde_json::json!({ "headline": record["headline"], "abstract": record["abstract"], "bullets": record["bullets"] })
+    };
+    let with_kernels = summary(&[]);
+    assert!(words(with_kernels["abstract"].as_str().unwrap_or_default()) > 0, "{with_kernels}");
+    assert_eq!(summary(&[("PRECIS_KERNELS", "0")]), with_kernels, "without precis's kernels");
+    assert_eq!(summary(&[("PRECIS_RUST_BERT_BART", "1")]), with_kernels, "with rust-bert's BART");
+}
+
 /// About 12,000 words of real article text: the text samples, repeated.
 fn long_document(dir: &Path) -> PathBuf {
     let parts: Vec<String> = [SEED, "samples/port-alder-budget.txt"]

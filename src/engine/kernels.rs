@@ -71,37 +71,29 @@ pub fn project_rows(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> R
     Ok(Some(Tensor::f_from_slice(&transposed)?.f_view([outputs as i64, rows as i64])?.f_tr()?))
 }
 
-/// While a decoding runs on this kernel, libtorch works on one thread: its remaining operations in
-/// a step are small, and its OpenMP workers, spinning between them, took the cores from this
-/// kernel's threads (measured: 38 ms a step instead of 26). Process-wide (libtorch's thread
-/// count is), counted so that concurrent decodings restore the count once, when the last ends.
-pub struct SingleThreadedLibtorch(());
-
-static DECODINGS: std::sync::Mutex<(usize, i32)> = std::sync::Mutex::new((0, 0));
+/// While a decoding runs on these kernels, libtorch works on one thread: its remaining operations
+/// in a step are small, and its OpenMP workers, spinning between them, took the cores from the
+/// kernels' threads (measured: 38 ms a step instead of 26). libtorch's thread count (OpenMP's) is
+/// the calling thread's own, so the guard restores what this thread had.
+pub struct SingleThreadedLibtorch {
+    previous: i32,
+}
 
 impl SingleThreadedLibtorch {
-    /// `None` when the kernel does not run for steps of `rows` rows (libtorch keeps its threads).
+    /// `None` when the kernels do not run for steps of `rows` rows (libtorch keeps its threads).
     pub fn enter(rows: usize) -> Option<SingleThreadedLibtorch> {
         if !supported() || rows as i64 > MAX_ROWS {
             return None;
         }
-        let mut state = DECODINGS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if state.0 == 0 {
-            state.1 = tch::get_num_threads();
-            tch::set_num_threads(1);
-        }
-        state.0 += 1;
-        Some(SingleThreadedLibtorch(()))
+        let previous = tch::get_num_threads();
+        tch::set_num_threads(1);
+        Some(SingleThreadedLibtorch { previous })
     }
 }
 
 impl Drop for SingleThreadedLibtorch {
     fn drop(&mut self) {
-        let mut state = DECODINGS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        state.0 = state.0.saturating_sub(1);
-        if state.0 == 0 {
-            tch::set_num_threads(state.1);
-        }
+        tch::set_num_threads(self.previous);
     }
 }
 
