@@ -14,8 +14,10 @@
 //! Where the CPU lacks AVX2/FMA, or the tensors are not contiguous fp32 on the CPU, or there are
 //! more rows than `MAX_ROWS`, the kernels return `None` and the caller keeps libtorch's operations.
 
-use anyhow::{bail, Result};
-use rayon::prelude::*;
+use anyhow::{anyhow, bail, Result};
+use std::sync::Mutex;
+
+use super::kernel_threads::{self, Session};
 use tch::{Device, Kind, Tensor};
 
 /// Rows above this go to libtorch's matrix product: with more rows the product is bound by
@@ -44,11 +46,13 @@ pub fn project_rows(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> R
     // counts; they are borrowed for this call only and nothing writes to them meanwhile.
     let weight = unsafe { std::slice::from_raw_parts(weight.data_ptr() as *const f32, outputs * inputs) };
     let bias = bias.map(|b| unsafe { std::slice::from_raw_parts(b.data_ptr() as *const f32, outputs) });
-    // Output rows (weight rows) in blocks, a block per task; each block is written as
-    // [block outputs, rows] so that tasks own disjoint slices.
-    let block = outputs.div_ceil(8 * rayon::current_num_threads().max(1)).clamp(16, 4096);
+    // Output rows (weight rows) in blocks, a block per part; each block is written as
+    // [block outputs, rows] so that parts own disjoint slices (each behind its own lock, taken once).
+    let block = outputs.div_ceil(16).clamp(16, 4096);
     let mut transposed = vec![0f32; outputs * rows];
-    transposed.par_chunks_mut(block * rows).enumerate().for_each(|(index, chunk)| {
+    let chunks: Vec<Mutex<&mut [f32]>> = transposed.chunks_mut(block * rows).map(Mutex::new).collect();
+    kernel_threads::for_each_part(chunks.len(), &|index| {
+        let Ok(mut chunk) = chunks[index].lock() else { return };
         let first = index * block;
         for (offset, out) in chunk.chunks_exact_mut(rows).enumerate() {
             let output = first + offset;
@@ -68,6 +72,7 @@ pub fn project_rows(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> R
             }
         }
     });
+    drop(chunks);
     Ok(Some(Tensor::f_from_slice(&transposed)?.f_view([outputs as i64, rows as i64])?.f_tr()?))
 }
 
@@ -77,6 +82,8 @@ pub fn project_rows(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> R
 /// the calling thread's own, so the guard restores what this thread had.
 pub struct SingleThreadedLibtorch {
     previous: i32,
+    // Keeps precis's kernel thread spinning for work meanwhile (`engine::kernel_threads`).
+    _session: Option<Session>,
 }
 
 impl SingleThreadedLibtorch {
@@ -87,7 +94,7 @@ impl SingleThreadedLibtorch {
         }
         let previous = tch::get_num_threads();
         tch::set_num_threads(1);
-        Some(SingleThreadedLibtorch { previous })
+        Some(SingleThreadedLibtorch { previous, _session: Session::start() })
     }
 }
 
@@ -122,47 +129,51 @@ pub fn attend(query: &Tensor, keys: &Tensor, values_transposed: &Tensor, mask: &
     let values = unsafe { std::slice::from_raw_parts(values_transposed.data_ptr() as *const f32, count) };
     let mask = unsafe { std::slice::from_raw_parts(mask.data_ptr() as *const f32, batch * source) };
     let width = heads * head_dim;
-    // One task per (input, head): its beams' queries, scores, weights and outputs.
-    let outputs: Vec<Vec<f32>> = (0..batch * heads)
-        .into_par_iter()
-        .map(|task| {
-            let (input, head) = (task / heads, task % heads);
-            let mut queries = vec![0f32; beams * head_dim];
+    // One part per (input, head): its beams' queries, scores, weights and outputs.
+    let outputs: Vec<Mutex<Vec<f32>>> = (0..batch * heads).map(|_| Mutex::new(Vec::new())).collect();
+    kernel_threads::for_each_part(batch * heads, &|task| {
+        let (input, head) = (task / heads, task % heads);
+        let mut queries = vec![0f32; beams * head_dim];
+        for beam in 0..beams {
+            let row = input * beams + beam;
+            queries[beam * head_dim..(beam + 1) * head_dim].copy_from_slice(&query[row * width + head * head_dim..row * width + (head + 1) * head_dim]);
+        }
+        let keys = &keys[task * source * head_dim..(task + 1) * source * head_dim];
+        let values = &values[task * head_dim * source..(task + 1) * head_dim * source];
+        let mask = &mask[input * source..(input + 1) * source];
+        // weights[beam · source + position]
+        let mut weights = vec![0f32; beams * source];
+        for position in 0..source {
+            let key = &keys[position * head_dim..(position + 1) * head_dim];
+            let mut scores = [0f32; 4];
+            products(key, &queries, beams, &mut scores);
             for beam in 0..beams {
-                let row = input * beams + beam;
-                queries[beam * head_dim..(beam + 1) * head_dim].copy_from_slice(&query[row * width + head * head_dim..row * width + (head + 1) * head_dim]);
+                weights[beam * source + position] = scores[beam] + mask[position];
             }
-            let keys = &keys[task * source * head_dim..(task + 1) * source * head_dim];
-            let values = &values[task * head_dim * source..(task + 1) * head_dim * source];
-            let mask = &mask[input * source..(input + 1) * source];
-            // weights[beam · source + position]
-            let mut weights = vec![0f32; beams * source];
-            for position in 0..source {
-                let key = &keys[position * head_dim..(position + 1) * head_dim];
-                let mut scores = [0f32; 4];
-                products(key, &queries, beams, &mut scores);
-                for beam in 0..beams {
-                    weights[beam * source + position] = scores[beam] + mask[position];
-                }
+        }
+        for beam_weights in weights.chunks_exact_mut(source) {
+            softmax(beam_weights);
+        }
+        // out[beam · head_dim + d] = Σ_position weights · value[d][position]
+        let mut out = vec![0f32; beams * head_dim];
+        for d in 0..head_dim {
+            let value_row = &values[d * source..(d + 1) * source];
+            let mut sums = [0f32; 4];
+            products(value_row, &weights, beams, &mut sums);
+            for beam in 0..beams {
+                out[beam * head_dim + d] = sums[beam];
             }
-            for beam_weights in weights.chunks_exact_mut(source) {
-                softmax(beam_weights);
-            }
-            // out[beam · head_dim + d] = Σ_position weights · value[d][position]
-            let mut out = vec![0f32; beams * head_dim];
-            for d in 0..head_dim {
-                let value_row = &values[d * source..(d + 1) * source];
-                let mut sums = [0f32; 4];
-                products(value_row, &weights, beams, &mut sums);
-                for beam in 0..beams {
-                    out[beam * head_dim + d] = sums[beam];
-                }
-            }
-            out
-        })
-        .collect();
+        }
+        if let Ok(mut slot) = outputs[task].lock() {
+            *slot = out;
+        }
+    });
     let mut attended = vec![0f32; beams * batch * width];
-    for (task, out) in outputs.iter().enumerate() {
+    for (task, out) in outputs.into_iter().enumerate() {
+        let out = out.into_inner().map_err(|_| anyhow!("an attention part failed"))?;
+        if out.len() != beams * head_dim {
+            bail!("an attention part left no output");
+        }
         let (input, head) = (task / heads, task % heads);
         for beam in 0..beams {
             let row = input * beams + beam;

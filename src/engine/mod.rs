@@ -5,6 +5,7 @@
 pub mod bart;
 pub mod decode;
 pub mod extractive;
+pub mod kernel_threads;
 pub mod kernels;
 pub mod network;
 pub mod seq2seq;
