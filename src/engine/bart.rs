@@ -16,7 +16,9 @@
 //! operation by operation, with the names it uses. Only the configurations this mirrors are
 //! taken (`supports`); others keep rust-bert's BART (`PRECIS_RUST_BERT_BART=1` forces it).
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 use tch::{Kind, Tensor};
@@ -89,6 +91,41 @@ pub struct Source {
     encoder_mask: Tensor,
     batch: i64,
     beams: i64,
+    /// Where the steps' time goes, when `PRECIS_PROFILE=1` (printed when the decoding ends).
+    profile: Option<StepSections>,
+}
+
+/// Time spent in each part of the decoder steps of one decoding.
+#[derive(Default)]
+struct StepSections {
+    steps: Cell<u32>,
+    self_attention: Cell<Duration>,
+    cross_attention: Cell<Duration>,
+    feed_forward: Cell<Duration>,
+    head: Cell<Duration>,
+}
+
+impl StepSections {
+    /// Adds the time since `*since` to `section` and restarts the clock.
+    fn lap(section: &Cell<Duration>, since: &mut Instant) {
+        let now = Instant::now();
+        section.set(section.get() + (now - *since));
+        *since = now;
+    }
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        let Some(profile) = &self.profile else { return };
+        let per_step = |section: &Cell<Duration>| section.get().as_secs_f64() * 1e3 / f64::from(profile.steps.get().max(1));
+        eprintln!(
+            "precis profile: BART decoder step parts, per step: self-attention {:.1} ms, cross-attention {:.1} ms, feed-forward {:.1} ms, LM head {:.1} ms (embedding and layer norms included where they fall)",
+            per_step(&profile.self_attention),
+            per_step(&profile.cross_attention),
+            per_step(&profile.feed_forward),
+            per_step(&profile.head),
+        );
+    }
 }
 
 /// Per layer: self-attention keys and values of the steps so far, `[rows, heads, steps, head_dim]`.
@@ -227,7 +264,8 @@ impl Bart {
             })
             .collect::<Result<Vec<_>>>()?;
         let encoder_mask = additive_mask(attention_mask, encoder_states.kind())?.f_view([batch, source])?;
-        Ok(Source { cross_keys_values, encoder_mask, batch, beams: beams as i64 })
+        let profile = std::env::var_os("PRECIS_PROFILE").is_some_and(|v| v == "1").then(StepSections::default);
+        Ok(Source { cross_keys_values, encoder_mask, batch, beams: beams as i64, profile })
     }
 
     /// Next-token logits `[rows, vocab]` for `last_tokens` (`[rows, 1]`, rows = batch × beams,
@@ -238,6 +276,7 @@ impl Bart {
             bail!("{rows} decoder rows for {} inputs of {} beams", source.batch, source.beams);
         }
         let steps = cache.as_ref().map_or(0, |c| c.steps);
+        let mut clock = Instant::now();
         let position = self.decoder_positions.f_get(steps + POSITION_OFFSET)?;
         let tokens = last_tokens.f_view([rows])?;
         let embedded = self.shared.f_index_select(0, &tokens)?.f_mul_scalar(self.embed_scale)?.f_add(&position)?;
@@ -249,13 +288,26 @@ impl Bart {
             let (attended, key_value) = self.self_attention(layer, &hidden, past)?;
             self_keys_values.push(key_value);
             hidden = layer.self_attn_layer_norm.apply(&hidden.f_add(&attended)?)?;
+            if let Some(profile) = &source.profile {
+                StepSections::lap(&profile.self_attention, &mut clock);
+            }
             let attended = self.cross_attention(layer, &hidden, cross_key, cross_value, source)?;
             hidden = layer.encoder_attn_layer_norm.apply(&hidden.f_add(&attended)?)?;
+            if let Some(profile) = &source.profile {
+                StepSections::lap(&profile.cross_attention, &mut clock);
+            }
             let expanded = layer.fc1.step(&hidden)?.f_gelu("none")?;
             let projected = layer.fc2.step(&expanded)?;
             hidden = layer.final_layer_norm.apply(&hidden.f_add(&projected)?)?;
+            if let Some(profile) = &source.profile {
+                StepSections::lap(&profile.feed_forward, &mut clock);
+            }
         }
         let logits = project(&hidden, &self.shared, self.final_logits_bias.as_ref())?;
+        if let Some(profile) = &source.profile {
+            StepSections::lap(&profile.head, &mut clock);
+            profile.steps.set(profile.steps.get() + 1);
+        }
         Ok((logits, Cache { self_keys_values, steps: steps + 1 }))
     }
 
