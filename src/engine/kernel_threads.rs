@@ -97,7 +97,7 @@ fn helper_loop(helper: &'static Helper) {
             idle_spins = 0;
         } else {
             idle_spins = idle_spins.saturating_add(1);
-            // Polite on a busy machine: after ~50 µs without work, give the core away now and then.
+            // Polite on a busy machine: after 20,000 spins without work, give the core away now and then.
             if idle_spins > 20_000 {
                 std::thread::yield_now();
             } else {
