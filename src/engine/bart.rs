@@ -265,7 +265,7 @@ impl Bart {
             })
             .collect::<Result<Vec<_>>>()?;
         let encoder_mask = additive_mask(attention_mask, encoder_states.kind())?.f_view([batch, source])?;
-        let profile = std::env::var_os("PRECIS_PROFILE").is_some_and(|v| v == "1").then(StepSections::default);
+        let profile = super::profiling().then(StepSections::default);
         Ok(Source { cross_keys_values, encoder_mask, batch, beams: beams as i64, profile })
     }
 

@@ -258,40 +258,20 @@ struct StepProfile {
 
 impl StepProfile {
     fn from_env() -> StepProfile {
-        let enabled = std::env::var_os("PRECIS_PROFILE").is_some_and(|v| v == "1");
-        StepProfile { started: enabled.then(Instant::now), prepare: Duration::ZERO, steps: 0, forward: Duration::ZERO, reorder: Duration::ZERO }
-    }
-
-    fn timed<T>(&self, total: &mut Duration, work: impl FnOnce() -> T) -> T {
-        if self.started.is_none() {
-            return work();
-        }
-        let start = Instant::now();
-        let result = work();
-        *total += start.elapsed();
-        result
+        StepProfile { started: super::profiling().then(Instant::now), prepare: Duration::ZERO, steps: 0, forward: Duration::ZERO, reorder: Duration::ZERO }
     }
 
     fn time_prepare<T>(&mut self, work: impl FnOnce() -> T) -> T {
-        let mut total = self.prepare;
-        let result = self.timed(&mut total, work);
-        self.prepare = total;
-        result
+        timed(self.started.is_some(), &mut self.prepare, work)
     }
 
     fn time_step<T>(&mut self, work: impl FnOnce() -> T) -> T {
         self.steps += 1;
-        let mut total = self.forward;
-        let result = self.timed(&mut total, work);
-        self.forward = total;
-        result
+        timed(self.started.is_some(), &mut self.forward, work)
     }
 
     fn time_reorder<T>(&mut self, work: impl FnOnce() -> T) -> T {
-        let mut total = self.reorder;
-        let result = self.timed(&mut total, work);
-        self.reorder = total;
-        result
+        timed(self.started.is_some(), &mut self.reorder, work)
     }
 
     fn report(&self, search: &str, rows: usize) {
@@ -309,6 +289,17 @@ impl StepProfile {
             per_step(search_time),
         );
     }
+}
+
+/// Runs `work`, adding its wall-clock time to `total` when profiling is `enabled`.
+fn timed<T>(enabled: bool, total: &mut Duration, work: impl FnOnce() -> T) -> T {
+    if !enabled {
+        return work();
+    }
+    let start = Instant::now();
+    let result = work();
+    *total += start.elapsed();
+    result
 }
 
 /// The last token of every row, as the decoder's next input (`[rows, 1]`).

@@ -144,7 +144,7 @@ pub fn attend(query: &Tensor, keys: &Tensor, values_transposed: &Tensor, mask: &
         for position in 0..source {
             let key = &keys[position * head_dim..(position + 1) * head_dim];
             let mut scores = [0f32; 4];
-            products(key, &queries, beams, &mut scores);
+            dot_block(key, &queries, head_dim, &mut scores[..beams], 0.0);
             for beam in 0..beams {
                 weights[beam * source + position] = scores[beam] + mask[position];
             }
@@ -157,7 +157,7 @@ pub fn attend(query: &Tensor, keys: &Tensor, values_transposed: &Tensor, mask: &
         for d in 0..head_dim {
             let value_row = &values[d * source..(d + 1) * source];
             let mut sums = [0f32; 4];
-            products(value_row, &weights, beams, &mut sums);
+            dot_block(value_row, &weights, source, &mut sums[..beams], 0.0);
             for beam in 0..beams {
                 out[beam * head_dim + d] = sums[beam];
             }
@@ -179,19 +179,6 @@ pub fn attend(query: &Tensor, keys: &Tensor, values_transposed: &Tensor, mask: &
         }
     }
     Ok(Some(Tensor::f_from_slice(&attended)?.f_view([rows, width as i64])?))
-}
-
-/// `sums[r] = row · inputs[r]` for the `rows` (1–4) vectors laid end to end in `inputs`.
-fn products(row: &[f32], inputs: &[f32], rows: usize, sums: &mut [f32; 4]) {
-    // SAFETY: callers reach this only after `supported()` found AVX2 and FMA.
-    unsafe {
-        match rows {
-            1 => sums[..1].copy_from_slice(&dot_rows::<1>(row, inputs, row.len())),
-            2 => sums[..2].copy_from_slice(&dot_rows::<2>(row, inputs, row.len())),
-            3 => sums[..3].copy_from_slice(&dot_rows::<3>(row, inputs, row.len())),
-            _ => sums.copy_from_slice(&dot_rows::<4>(row, inputs, row.len())),
-        }
-    }
 }
 
 /// In place, as `torch.softmax` in f32: shifted by the maximum, exponentials normalized by their sum.
@@ -280,17 +267,21 @@ unsafe fn dot_rows<const ROWS: usize>(weight: &[f32], inputs: &[f32], stride: us
     }
     let mut sums = [0f32; ROWS];
     for row in 0..ROWS {
-        let total = _mm256_add_ps(low[row], high[row]);
-        let halves = _mm_add_ps(_mm256_castps256_ps128(total), _mm256_extractf128_ps(total, 1));
-        let pairs = _mm_add_ps(halves, _mm_movehl_ps(halves, halves));
-        let single = _mm_add_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1));
-        let mut sum = _mm_cvtss_f32(single);
-        for j in lanes..n {
-            sum += weight[j] * inputs[row * stride + j];
-        }
-        sums[row] = sum;
+        sums[row] = row_sum(_mm256_add_ps(low[row], high[row]), &weight[lanes..], &inputs[row * stride + lanes..row * stride + n]);
     }
     sums
+}
+
+/// The eight lanes of `total` added up, plus the products of the values the vector loop left
+/// over (`weight_tail` · `input_tail`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn row_sum(total: std::arch::x86_64::__m256, weight_tail: &[f32], input_tail: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let halves = _mm_add_ps(_mm256_castps256_ps128(total), _mm256_extractf128_ps(total, 1));
+    let pairs = _mm_add_ps(halves, _mm_movehl_ps(halves, halves));
+    let single = _mm_add_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1));
+    _mm_cvtss_f32(single) + weight_tail.iter().zip(input_tail).map(|(w, x)| w * x).sum::<f32>()
 }
 
 /// `dot_rows` for 8 input rows: one accumulator per row (8 chains of FMAs are enough to keep the
@@ -315,15 +306,7 @@ unsafe fn dot_rows8(weight: &[f32], inputs: &[f32], stride: usize) -> [f32; 8] {
     }
     let mut sums = [0f32; 8];
     for row in 0..8 {
-        let total = sums_v[row];
-        let halves = _mm_add_ps(_mm256_castps256_ps128(total), _mm256_extractf128_ps(total, 1));
-        let pairs = _mm_add_ps(halves, _mm_movehl_ps(halves, halves));
-        let single = _mm_add_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1));
-        let mut sum = _mm_cvtss_f32(single);
-        for j in lanes..n {
-            sum += weight[j] * inputs[row * stride + j];
-        }
-        sums[row] = sum;
+        sums[row] = row_sum(sums_v[row], &weight[lanes..], &inputs[row * stride + lanes..row * stride + n]);
     }
     sums
 }

@@ -9,3 +9,9 @@ pub mod kernel_threads;
 pub mod kernels;
 pub mod network;
 pub mod seq2seq;
+
+/// Whether `PRECIS_PROFILE=1` asks the engine to print where its time goes (to stderr).
+pub(crate) fn profiling() -> bool {
+    static PROFILING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PROFILING.get_or_init(|| std::env::var_os("PRECIS_PROFILE").is_some_and(|v| v == "1"))
+}

@@ -70,7 +70,6 @@ impl Network {
         let config_error = |e: serde_json::Error| anyhow!("the model config is not a valid {} config: {e}", architecture.name());
         let keep_rust_bert = std::env::var_os("PRECIS_RUST_BERT_BART").is_some_and(|v| v == "1");
         if architecture == Architecture::Bart && !keep_rust_bert && Bart::supports(config) {
-            serde_json::from_value::<BartConfig>(config.clone()).map_err(config_error)?;
             let tensors = read_tensors(weights, plan, device)?;
             return Ok(Network { model: Model::OwnBart(Bart::from_tensors(tensors, config)?), _weights: None });
         }

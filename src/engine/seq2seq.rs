@@ -235,7 +235,7 @@ impl Seq2SeqModel {
             let attention_mask = Tensor::f_from_slice(&mask)?.f_view(shape)?.f_to_device(self.device)?;
             let encoder_states = self.network.encode(&input_ids, &attention_mask)?;
             let encode = started.elapsed();
-            if std::env::var_os("PRECIS_PROFILE").is_some_and(|v| v == "1") {
+            if super::profiling() {
                 eprintln!("precis profile: encoder over {shape:?} tokens: {:.3} s", encode.as_secs_f64());
             }
             let mut timed = TimedVariants { outputs: Vec::with_capacity(settings.len()), encode, decode: Vec::with_capacity(settings.len()) };
