@@ -21,8 +21,8 @@ use super::kernel_threads::{self, Session};
 use tch::{Device, Kind, Tensor};
 
 /// Rows above this go to libtorch's matrix product: with more rows the product is bound by
-/// arithmetic, not memory, and MKL wins (measured with 32 rows, 8 inputs × 4 beams: 117 ms a
-/// step with MKL, 213 ms with this kernel).
+/// arithmetic, not memory, and MKL wins (measured with 32 rows, 8 inputs × 4 beams: 107–114 ms a
+/// step with MKL, 172 ms with these kernels).
 pub const MAX_ROWS: i64 = 8;
 
 /// `input · weightᵀ + bias` (`input` `[rows, in]`, `weight` `[out, in]`, `bias` `[out]`), or `None`
@@ -64,10 +64,7 @@ pub fn project_rows(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> R
         for (offset, out) in chunk.chunks_exact_mut(rows).enumerate() {
             let output = first + offset;
             let weight_row = &weight[output * inputs..(output + 1) * inputs];
-            let bias = bias.map_or(0.0, |b| b[output]);
-            for (row_block, out_block) in out.chunks_mut(8).enumerate() {
-                dot_block(weight_row, &input[row_block * 8 * stride..], stride, out_block, bias);
-            }
+            dot_block(weight_row, &input, stride, out, bias.map_or(0.0, |b| b[output]));
         }
     });
     drop(chunks);
@@ -194,23 +191,24 @@ fn softmax(values: &mut [f32]) {
     }
 }
 
-/// `out[r] = weight_row · inputs[r] + bias` for the 1–8 input rows that start `stride` values
-/// apart in `inputs`.
+/// `out[r] = weight_row · inputs[r] + bias` for the input rows (one per `out` value) that start
+/// `stride` values apart in `inputs`: 8 at a time, then 4 or fewer.
 fn dot_block(weight_row: &[f32], inputs: &[f32], stride: usize, out: &mut [f32], bias: f32) {
     // SAFETY: callers reach this only after `supported()` found AVX2 and FMA.
     unsafe {
         match out.len() {
+            0 => {}
             8 => store(out, dot_rows8(weight_row, inputs, stride), bias),
-            5..=7 => {
-                let (first, rest) = out.split_at_mut(4);
-                store(first, dot_rows::<4>(weight_row, inputs, stride), bias);
-                dot_block(weight_row, &inputs[4 * stride..], stride, rest, bias);
+            length if length > 4 => {
+                let first_rows = if length > 8 { 8 } else { 4 };
+                let (first, rest) = out.split_at_mut(first_rows);
+                dot_block(weight_row, inputs, stride, first, bias);
+                dot_block(weight_row, &inputs[first_rows * stride..], stride, rest, bias);
             }
             4 => store(out, dot_rows::<4>(weight_row, inputs, stride), bias),
             3 => store(out, dot_rows::<3>(weight_row, inputs, stride), bias),
             2 => store(out, dot_rows::<2>(weight_row, inputs, stride), bias),
-            1 => store(out, dot_rows::<1>(weight_row, inputs, stride), bias),
-            _ => {}
+            _ => store(out, dot_rows::<1>(weight_row, inputs, stride), bias),
         }
     }
 }

@@ -178,8 +178,8 @@ impl StepModel for Network {
                 let (logits, cache) = model.step(last_tokens, source, past)?;
                 return Ok((logits, Cache::OwnBart(cache)));
             }
-            (Source::Expanded { encoder_states, attention_mask }, model) if !matches!(model, Model::OwnBart(_)) => (encoder_states, attention_mask),
-            _ => bail!("the decoding source was prepared for another network"),
+            (Source::Expanded { encoder_states, attention_mask }, _) => (encoder_states, attention_mask),
+            (Source::OwnBart(_), _) => bail!("the decoding source was prepared for precis's BART, not rust-bert's networks"),
         };
         let (logits, cache) = match &self.model {
             Model::OwnBart(_) => bail!("precis's BART was given a source prepared for rust-bert"),
