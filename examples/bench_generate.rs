@@ -3,20 +3,29 @@
 //! Not part of the CLI: the benchmark needs exact input ids and decoding, which
 //! `precis summarize` (headline + abstract + bullets from text) does not give.
 //!
-//! usage: bench_generate MODEL_DIR INPUTS_JSON THREADS RUNS BATCH_SIZE
+//! usage: bench_generate MODEL_DIR INPUTS_JSON THREADS RUNS BATCH_SIZE [PRECISION]
+//! PRECISION: fp32 (default), bf16 or int8 (`--precision` of the CLI); the side is named
+//! "precis" at fp32 and "precis PRECISION" otherwise.
 //! INPUTS_JSON: {"article": [ids…], "batch": [[ids…], …], "new_tokens": 80, "beams": 4,
 //!               "no_repeat_ngram": 3, "length_penalty": 2.0}
 
 use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
+use clap::ValueEnum;
+use precis::engine::kernels::{Precision, DEFAULT_PRECISION};
 use precis::engine::seq2seq::{GenerationSettings, Seq2SeqModel};
 use serde_json::{json, Value};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, model_dir, inputs_path, threads, runs, batch_size] = args.as_slice() else {
-        return Err(anyhow!("usage: bench_generate MODEL_DIR INPUTS_JSON THREADS RUNS BATCH_SIZE"));
+    let (model_dir, inputs_path, threads, runs, batch_size, precision) = match args.as_slice() {
+        [_, model_dir, inputs_path, threads, runs, batch_size] => (model_dir, inputs_path, threads, runs, batch_size, DEFAULT_PRECISION),
+        [_, model_dir, inputs_path, threads, runs, batch_size, precision] => {
+            let precision = Precision::from_str(precision, true).map_err(|e| anyhow!("PRECISION: {e}"))?;
+            (model_dir, inputs_path, threads, runs, batch_size, precision)
+        }
+        _ => return Err(anyhow!("usage: bench_generate MODEL_DIR INPUTS_JSON THREADS RUNS BATCH_SIZE [PRECISION]")),
     };
     let threads: i32 = threads.parse().context("THREADS")?;
     let runs: usize = runs.parse().context("RUNS")?;
@@ -49,7 +58,10 @@ fn main() -> Result<()> {
 
     let started = Instant::now();
     let resolved = precis::hub::resolve_directory(std::path::Path::new(model_dir))?;
-    let model = Seq2SeqModel::load(&resolved.files, resolved.architecture, "", None, tch::Device::Cpu)?;
+    let model = Seq2SeqModel::load_at(&resolved.files, resolved.architecture, "", None, tch::Device::Cpu, precision)?;
+    if model.precision() != precision {
+        return Err(anyhow!("the model runs at {} here, not {}", model.precision().name(), precision.name()));
+    }
     let load_seconds = started.elapsed().as_secs_f64();
 
     let time = |settings: &GenerationSettings| -> Result<(Vec<f64>, Vec<i64>)> {
@@ -83,7 +95,7 @@ fn main() -> Result<()> {
     println!(
         "{}",
         json!({
-            "side": "precis",
+            "side": if precision == Precision::Fp32 { "precis".to_string() } else { format!("precis {}", precision.name()) },
             "load_seconds": load_seconds,
             "beam_seconds": beam_seconds,
             "greedy_seconds": greedy_seconds,

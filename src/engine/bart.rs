@@ -12,6 +12,10 @@
 //! projections are one product in both encoder and decoder; the cross-attention keys and values
 //! are projected once per input before the first step; and the weights are the file's tensors.
 //!
+//! Its products run at the precision chosen when it is loaded (`kernels::Precision`: the file's
+//! fp32, bf16 or int8 weights, `kernels::Weight`); layer norms, attention and the logits stay in
+//! fp32 at every precision.
+//!
 //! The computation mirrors transformers 4.44's `modeling_bart` (`BartEncoderLayer`,
 //! `BartDecoderLayer`, post-layer-norm, learned positions with offset 2, `final_logits_bias`)
 //! operation by operation, with the names it uses. Only the configurations this mirrors are
@@ -24,15 +28,15 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Result};
 use tch::{Kind, Tensor};
 
-use super::kernels;
+use super::kernels::{self, Precision, Weight};
 
 /// transformers' `BartLearnedPositionalEmbedding` offset.
 const POSITION_OFFSET: i64 = 2;
 const LAYER_NORM_EPS: f64 = 1e-5;
 
-/// Weights `[out, in]` and bias `[out]` of a linear layer.
+/// Weights `[out, in]` (at the network's precision) and bias `[out]` (fp32) of a linear layer.
 struct Linear {
-    weight: Tensor,
+    weight: Weight,
     bias: Tensor,
 }
 
@@ -68,7 +72,7 @@ struct DecoderLayer {
 /// A BART encoder-decoder on the weights file's tensors.
 pub struct Bart {
     /// `model.shared.weight`: token embeddings of both sides and the (tied) language-model head.
-    shared: Tensor,
+    shared: Weight,
     /// `final_logits_bias` as `[vocab]`, when the file has it (transformers adds it to the logits).
     final_logits_bias: Option<Tensor>,
     encoder_positions: Tensor,
@@ -81,6 +85,7 @@ pub struct Bart {
     hidden: i64,
     encoder_heads: i64,
     decoder_heads: i64,
+    precision: Precision,
 }
 
 /// What every step of one decoding reads from the encoder side.
@@ -150,8 +155,9 @@ impl Bart {
     }
 
     /// Takes the network's weights out of `tensors` (transformers' names: `model.encoder.…`,
-    /// `model.decoder.…`, `model.shared.weight`); what the network does not use is dropped.
-    pub fn from_tensors(tensors: HashMap<String, Tensor>, config: &serde_json::Value) -> Result<Bart> {
+    /// `model.decoder.…`, `model.shared.weight`) and stores the products' weights at
+    /// `precision`; what the network does not use is dropped.
+    pub fn from_tensors(tensors: HashMap<String, Tensor>, config: &serde_json::Value, precision: Precision) -> Result<Bart> {
         let number = |key: &str| -> Result<i64> {
             config.get(key).and_then(|v| v.as_i64()).ok_or_else(|| anyhow!("the BART config has no {key}"))
         };
@@ -167,8 +173,8 @@ impl Bart {
         let positions = number("max_position_embeddings")? + POSITION_OFFSET;
         let encoder_ffn = number("encoder_ffn_dim")?;
         let decoder_ffn = number("decoder_ffn_dim")?;
-        let mut weights = Weights { tensors };
-        let shared = weights.take("model.shared.weight", &[vocab, hidden])?;
+        let mut weights = Weights { tensors, precision };
+        let shared = Weight::new(weights.take("model.shared.weight", &[vocab, hidden])?, precision)?;
         let final_logits_bias = match weights.tensors.remove("final_logits_bias") {
             Some(bias) if bias.size() == [1, vocab] => Some(bias.f_view([vocab])?),
             Some(bias) => bail!("tensor final_logits_bias has shape {:?} in the file but the config implies [1, {vocab}]", bias.size()),
@@ -217,7 +223,13 @@ impl Bart {
             hidden,
             encoder_heads,
             decoder_heads,
+            precision,
         })
+    }
+
+    /// The precision of the network's products.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// transformers' `BartEncoder.forward` with SDPA attention: encoder states
@@ -225,7 +237,7 @@ impl Bart {
     pub fn encode(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
         let (batch, source) = input_ids.size2()?;
         let positions = self.encoder_positions.f_narrow(0, POSITION_OFFSET, source)?;
-        let embedded = self.shared.f_index_select(0, &input_ids.f_view([batch * source])?)?.f_view([batch, source, self.hidden])?;
+        let embedded = self.shared.rows(&input_ids.f_view([batch * source])?)?.f_view([batch, source, self.hidden])?;
         let embedded = embedded.f_mul_scalar(self.embed_scale)?.f_add(&positions)?;
         let mut hidden = self.encoder_layernorm_embedding.apply(&embedded)?;
         // `_prepare_4d_attention_mask_for_sdpa` gives no mask when every position is attended; an
@@ -234,16 +246,16 @@ impl Bart {
         let heads = self.encoder_heads;
         let head_dim = self.hidden / heads;
         for layer in &self.encoder_layers {
-            let qkv = hidden.f_linear(&layer.self_attn_qkv.weight, Some(&layer.self_attn_qkv.bias))?;
+            let qkv = layer.self_attn_qkv.apply(&hidden)?;
             // [batch, source, 3·hidden] → 3 × [batch, heads, source, head_dim]
             let qkv = qkv.f_view([batch, source, 3, heads, head_dim])?.f_permute([2, 0, 3, 1, 4])?;
             let (query, key, value) = (qkv.f_get(0)?, qkv.f_get(1)?, qkv.f_get(2)?);
             let attended = Tensor::f_scaled_dot_product_attention(&query, &key, &value, Some(&mask), 0.0, false, None)?;
             let attended = attended.f_transpose(1, 2)?.f_reshape([batch, source, self.hidden])?;
-            let attended = attended.f_linear(&layer.self_attn_out.weight, Some(&layer.self_attn_out.bias))?;
+            let attended = layer.self_attn_out.apply(&attended)?;
             hidden = layer.self_attn_layer_norm.apply(&hidden.f_add(&attended)?)?;
-            let expanded = hidden.f_linear(&layer.fc1.weight, Some(&layer.fc1.bias))?.f_gelu("none")?;
-            let projected = expanded.f_linear(&layer.fc2.weight, Some(&layer.fc2.bias))?;
+            let expanded = layer.fc1.apply(&hidden)?.f_gelu("none")?;
+            let projected = layer.fc2.apply(&expanded)?;
             hidden = layer.final_layer_norm.apply(&hidden.f_add(&projected)?)?;
         }
         Ok(hidden)
@@ -257,8 +269,8 @@ impl Bart {
             .decoder_layers
             .iter()
             .map(|layer| {
-                let key = encoder_states.f_linear(&layer.encoder_attn_k.weight, Some(&layer.encoder_attn_k.bias))?;
-                let value = encoder_states.f_linear(&layer.encoder_attn_v.weight, Some(&layer.encoder_attn_v.bias))?;
+                let key = layer.encoder_attn_k.apply(encoder_states)?;
+                let value = layer.encoder_attn_v.apply(encoder_states)?;
                 let key = self.split_heads(&key, batch, source)?.f_contiguous()?;
                 let value_transposed = self.split_heads(&value, batch, source)?.f_transpose(2, 3)?.f_contiguous()?;
                 Ok((key, value_transposed))
@@ -280,7 +292,7 @@ impl Bart {
         let mut clock = Instant::now();
         let position = self.decoder_positions.f_get(steps + POSITION_OFFSET)?;
         let tokens = last_tokens.f_view([rows])?;
-        let embedded = self.shared.f_index_select(0, &tokens)?.f_mul_scalar(self.embed_scale)?.f_add(&position)?;
+        let embedded = self.shared.rows(&tokens)?.f_mul_scalar(self.embed_scale)?.f_add(&position)?;
         let mut hidden = self.decoder_layernorm_embedding.apply(&embedded)?;
         let mut previous = cache.map(|c| c.self_keys_values.into_iter());
         let mut self_keys_values = Vec::with_capacity(self.decoder_layers.len());
@@ -297,14 +309,14 @@ impl Bart {
             if let Some(profile) = &source.profile {
                 StepSections::lap(&profile.cross_attention, &mut clock);
             }
-            let expanded = layer.fc1.step(&hidden)?.f_gelu("none")?;
-            let projected = layer.fc2.step(&expanded)?;
+            let expanded = layer.fc1.apply(&hidden)?.f_gelu("none")?;
+            let projected = layer.fc2.apply(&expanded)?;
             hidden = layer.final_layer_norm.apply(&hidden.f_add(&projected)?)?;
             if let Some(profile) = &source.profile {
                 StepSections::lap(&profile.feed_forward, &mut clock);
             }
         }
-        let logits = project(&hidden, &self.shared, self.final_logits_bias.as_ref())?;
+        let logits = kernels::linear(&hidden, &self.shared, self.final_logits_bias.as_ref())?;
         if let Some(profile) = &source.profile {
             StepSections::lap(&profile.head, &mut clock);
             profile.steps.set(profile.steps.get() + 1);
@@ -337,7 +349,7 @@ impl Bart {
         let rows = hidden.size()[0];
         let (heads, head_dim) = (self.decoder_heads, self.decoder_head_dim());
         // [rows, 3·hidden] → 3 × [rows, heads, 1, head_dim]
-        let qkv = layer.self_attn_qkv.step(hidden)?.f_reshape([rows, 3, heads, 1, head_dim])?;
+        let qkv = layer.self_attn_qkv.apply(hidden)?.f_reshape([rows, 3, heads, 1, head_dim])?;
         let query = qkv.f_select(1, 0)?.f_mul_scalar((head_dim as f64).powf(-0.5))?;
         let (key, value) = (qkv.f_select(1, 1)?, qkv.f_select(1, 2)?);
         let (key, value) = match past {
@@ -347,17 +359,21 @@ impl Bart {
         // At most 80-odd positions: libtorch's product is as quick here as precis's kernel (measured).
         let weights = query.f_matmul(&key.f_transpose(2, 3)?)?.f_softmax(-1, None::<Kind>)?;
         let output = weights.f_matmul(&value)?.f_reshape([rows, self.hidden])?;
-        Ok((layer.self_attn_out.step(&output)?, (key, value)))
+        Ok((layer.self_attn_out.apply(&output)?, (key, value)))
     }
 
     /// The beams of each input attend together to the input's shared keys and values: with
-    /// precis's kernel (`kernels::attend`), else as the rows of one `[beams, head_dim] ×
-    /// [head_dim, source]` product per head.
+    /// precis's kernel (`kernels::attend`) when the step runs on the kernel threads, else as the
+    /// rows of one `[beams, head_dim] × [head_dim, source]` product per head.
     fn cross_attention(&self, layer: &DecoderLayer, hidden: &Tensor, key: &Tensor, value_transposed: &Tensor, source: &Source) -> Result<Tensor> {
         let rows = hidden.size()[0];
         let (heads, head_dim) = (self.decoder_heads, self.decoder_head_dim());
-        let query = layer.encoder_attn_q.step(hidden)?.f_mul_scalar((head_dim as f64).powf(-0.5))?;
-        let output = match kernels::attend(&query, key, value_transposed, &source.encoder_mask)? {
+        let query = layer.encoder_attn_q.apply(hidden)?.f_mul_scalar((head_dim as f64).powf(-0.5))?;
+        let attended = match kernels::step_runs_here(rows as usize, self.precision) {
+            true => kernels::attend(&query, key, value_transposed, &source.encoder_mask, kernels::cpu::features())?,
+            false => None,
+        };
+        let output = match attended {
             Some(output) => output,
             None => {
                 // [batch·beams, hidden] → [batch, heads, beams, head_dim]
@@ -369,13 +385,15 @@ impl Bart {
                 weights.f_matmul(&value_transposed.f_transpose(2, 3)?)?.f_transpose(1, 2)?.f_reshape([rows, self.hidden])?
             }
         };
-        layer.encoder_attn_out.step(&output)
+        layer.encoder_attn_out.apply(&output)
     }
 }
 
-/// The weights file's tensors, taken out one by one with their shapes checked.
+/// The weights file's tensors, taken out one by one with their shapes checked; linear layers'
+/// weights are stored at `precision`.
 struct Weights {
     tensors: HashMap<String, Tensor>,
+    precision: Precision,
 }
 
 impl Weights {
@@ -388,20 +406,19 @@ impl Weights {
     }
 
     fn linear(&mut self, prefix: &str, outputs: i64, inputs: i64) -> Result<Linear> {
-        Ok(Linear { weight: self.take(&format!("{prefix}.weight"), &[outputs, inputs])?, bias: self.take(&format!("{prefix}.bias"), &[outputs])? })
+        let weight = Weight::new(self.take(&format!("{prefix}.weight"), &[outputs, inputs])?, self.precision)?;
+        Ok(Linear { weight, bias: self.take(&format!("{prefix}.bias"), &[outputs])? })
     }
 
     /// An attention block's `q_proj`, `k_proj` and `v_proj` as one linear layer (rows in that order).
     fn stacked(&mut self, prefix: &str, hidden: i64) -> Result<Linear> {
-        let parts = ["q_proj", "k_proj", "v_proj"].map(|name| self.linear(&format!("{prefix}.{name}"), hidden, hidden));
         let mut weights = Vec::with_capacity(3);
         let mut biases = Vec::with_capacity(3);
-        for part in parts {
-            let Linear { weight, bias } = part?;
-            weights.push(weight);
-            biases.push(bias);
+        for name in ["q_proj", "k_proj", "v_proj"] {
+            weights.push(self.take(&format!("{prefix}.{name}.weight"), &[hidden, hidden])?);
+            biases.push(self.take(&format!("{prefix}.{name}.bias"), &[hidden])?);
         }
-        Ok(Linear { weight: Tensor::f_cat(&weights, 0)?, bias: Tensor::f_cat(&biases, 0)? })
+        Ok(Linear { weight: Weight::new(Tensor::f_cat(&weights, 0)?, self.precision)?, bias: Tensor::f_cat(&biases, 0)? })
     }
 
     fn layer_norm(&mut self, prefix: &str, width: i64) -> Result<LayerNorm> {
@@ -409,24 +426,11 @@ impl Weights {
     }
 }
 
-/// `input · weightᵀ + bias` for the few rows of a decoder step (`input` `[rows, in]`): precis's
-/// memory-speed kernel (`engine::kernels`) where it applies, else `(weight · inputᵀ)ᵀ`, the form
-/// in which MKL streams the weight once (`F.linear`'s `input · weightᵀ` costs about as much per
-/// extra row as the first: the LM head with 4 rows 9.7 ms that way vs 41 ms, 2 threads).
-fn project(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    if let Some(output) = kernels::project_rows(input, weight, bias)? {
-        return Ok(output);
-    }
-    let output = weight.f_matmul(&input.f_tr()?)?.f_tr()?;
-    Ok(match bias {
-        Some(bias) => output.f_add(bias)?,
-        None => output,
-    })
-}
-
 impl Linear {
-    fn step(&self, input: &Tensor) -> Result<Tensor> {
-        project(input, &self.weight, Some(&self.bias))
+    /// `input · weightᵀ + bias` (`kernels::linear`: a decoder step's rows on precis's kernels,
+    /// the encoder's in libtorch at fp32 or on the kernels at bf16 / int8).
+    fn apply(&self, input: &Tensor) -> Result<Tensor> {
+        kernels::linear(input, &self.weight, Some(&self.bias))
     }
 }
 

@@ -11,6 +11,10 @@
 //! the beams of an input); `PRECIS_RUST_BERT_BART=1` uses rust-bert's BART instead (to measure
 //! the difference, or should a checkpoint need it).
 //!
+//! Weights are stored at the precision asked for (`kernels::Precision`) by the networks whose
+//! products run on precis's kernels (its BART); rust-bert's networks run in fp32 whatever was
+//! asked, and say so (`Network::precision`).
+//!
 //! It does not decide how to decode (`decode`) nor read tokenizers and configs (`seq2seq`).
 
 use std::collections::HashMap;
@@ -24,7 +28,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 use super::bart::{self, Bart};
 use super::decode::StepModel;
-use super::kernels;
+use super::kernels::{self, Precision};
 use super::seq2seq::Architecture;
 use crate::hub::weights::{self, WeightsPlan};
 
@@ -65,13 +69,15 @@ type BartLayers = Vec<(Option<BartLayerState>, Option<BartLayerState>)>;
 
 impl Network {
     /// Builds the model for `config` (already checked to parse as the architecture's config) and
-    /// loads its weights. Panics inside tch or rust-bert are the caller's to catch.
-    pub fn load(architecture: Architecture, config: &serde_json::Value, weights: &Path, plan: &WeightsPlan, device: Device) -> Result<Network> {
+    /// loads its weights, at `precision` where the network runs on precis's kernels (see
+    /// [`Network::precision`] for what it got). Panics inside tch or rust-bert are the caller's
+    /// to catch.
+    pub fn load(architecture: Architecture, config: &serde_json::Value, weights: &Path, plan: &WeightsPlan, device: Device, precision: Precision) -> Result<Network> {
         let config_error = |e: serde_json::Error| anyhow!("the model config is not a valid {} config: {e}", architecture.name());
         let keep_rust_bert = std::env::var_os("PRECIS_RUST_BERT_BART").is_some_and(|v| v == "1");
         if architecture == Architecture::Bart && !keep_rust_bert && Bart::supports(config) {
             let tensors = read_tensors(weights, plan, device)?;
-            return Ok(Network { model: Model::OwnBart(Bart::from_tensors(tensors, config)?), _weights: None });
+            return Ok(Network { model: Model::OwnBart(Bart::from_tensors(tensors, config, precision)?), _weights: None });
         }
         let mut store = nn::VarStore::new(device);
         let model = match architecture {
@@ -92,6 +98,15 @@ impl Network {
         fill_variables(&mut store, tensors, device)?;
         store.freeze();
         Ok(Network { model, _weights: Some(store) })
+    }
+
+    /// The precision the network's products run at: what was asked for on precis's networks,
+    /// fp32 on rust-bert's.
+    pub fn precision(&self) -> Precision {
+        match &self.model {
+            Model::OwnBart(model) => model.precision(),
+            Model::Bart(_) | Model::Pegasus(_) | Model::T5(_) => Precision::Fp32,
+        }
     }
 }
 
@@ -207,8 +222,8 @@ impl StepModel for Network {
     }
 
     fn step_threads(&self, rows: usize) -> Option<kernels::SingleThreadedLibtorch> {
-        match self.model {
-            Model::OwnBart(_) => kernels::SingleThreadedLibtorch::enter(rows),
+        match &self.model {
+            Model::OwnBart(model) => kernels::SingleThreadedLibtorch::enter(rows, model.precision()),
             _ => None,
         }
     }

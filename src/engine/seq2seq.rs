@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
 use super::decode::{self, SpecialTokens, StepModel};
+use super::kernels::{Precision, DEFAULT_PRECISION};
 use super::network::Network;
 use crate::hub::weights;
 
@@ -123,13 +124,21 @@ pub struct Seq2SeqModel {
 }
 
 impl Seq2SeqModel {
-    /// Loads a model. `window` overrides the input window the config implies (T5 has none).
-    pub fn load(
+    /// Loads a model at the default precision. `window` overrides the input window the config
+    /// implies (T5 has none).
+    pub fn load(files: &ModelFiles, architecture: Architecture, prefix: &str, window: Option<usize>, device: Device) -> Result<Seq2SeqModel> {
+        Seq2SeqModel::load_at(files, architecture, prefix, window, device, DEFAULT_PRECISION)
+    }
+
+    /// Loads a model with its products at `precision` where its network can run them so
+    /// ([`Seq2SeqModel::precision`] says what it got).
+    pub fn load_at(
         files: &ModelFiles,
         architecture: Architecture,
         prefix: &str,
         window: Option<usize>,
         device: Device,
+        precision: Precision,
     ) -> Result<Seq2SeqModel> {
         let scratch = ScratchDir::new()?;
         let config = prepare_config(&files.config, architecture)?;
@@ -137,7 +146,7 @@ impl Seq2SeqModel {
         let tokenizer = load_tokenizer(&files.tokenizer, architecture, &scratch)?;
         let plan = weights::inspect(&files.weights, architecture)?;
         let weights_name = files.weights.display().to_string();
-        let network = match quietly(|| Network::load(architecture, &config.model_config, &files.weights, &plan, device)) {
+        let network = match quietly(|| Network::load(architecture, &config.model_config, &files.weights, &plan, device, precision)) {
             Ok(Ok(network)) => network,
             Ok(Err(error)) => return Err(weights_error(&weights_name, &format!("{error:#}"))),
             Err(panic) => return Err(weights_error(&weights_name, &panic)),
@@ -154,6 +163,12 @@ impl Seq2SeqModel {
 
     pub fn architecture(&self) -> Architecture {
         self.architecture
+    }
+
+    /// The precision the model's products run at (fp32 for networks that run on rust-bert,
+    /// whatever was asked for).
+    pub fn precision(&self) -> Precision {
+        self.network.precision()
     }
 
     /// How many tokens the model reads at once.
