@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::engine::kernels::{Precision, DEFAULT_PRECISION};
 use crate::hub::{DEFAULT_HEADLINE_MODEL, DEFAULT_MODEL};
 use crate::length::{LengthPreset, DEFAULT_BULLETS};
 use crate::pipeline::{DeviceChoice, EngineChoice, LongInputPolicy};
@@ -65,6 +66,12 @@ pub struct ModelArgs {
     /// Where the models run.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
+
+    /// How the model's weights are stored and multiplied (CPU): fp32 (the reference), bf16 (half
+    /// the memory, faster) or int8 (a quarter of the memory, fastest; see the README's speed and
+    /// accuracy tables). Models precis runs on rust-bert (PEGASUS, T5) stay in fp32, with a notice.
+    #[arg(long, value_enum, default_value_t = DEFAULT_PRECISION)]
+    pub precision: Precision,
 
     /// Never touch the network: models must already be in the Hugging Face cache
     /// (same as HF_HUB_OFFLINE=1).

@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use tch::Device;
 
 use crate::engine::extractive::{self, ExtractiveOptions, ExtractiveSummary};
+use crate::engine::kernels::Precision;
 use crate::engine::seq2seq::{GenerationSettings, Seq2SeqModel};
 use crate::hub::{self, cache::HubSettings, ResolvedModel};
 use crate::input::Document;
@@ -66,6 +67,8 @@ pub struct SummarizeOptions {
     pub bullets: usize,
     pub long: LongInputPolicy,
     pub device: DeviceChoice,
+    /// How the models' weights are stored and multiplied (`--precision`).
+    pub precision: Precision,
     pub hub: HubSettings,
 }
 
@@ -103,7 +106,7 @@ impl Summarizer {
         hub::check_spec(&summarizer.options.model)?;
         hub::check_spec(&summarizer.options.headline_model)?;
         if summarizer.options.engine != EngineChoice::Extractive {
-            let device = pick_device(summarizer.options.device)?;
+            let device = pick_device(summarizer.options.device, summarizer.options.precision)?;
             let resolved = if with_headline {
                 resolve_both(&summarizer.options).map(|(abstract_resolved, headline_resolved)| (abstract_resolved, Some(headline_resolved)))
             } else {
@@ -111,9 +114,14 @@ impl Summarizer {
             };
             match resolved {
                 Ok((abstract_resolved, headline_resolved)) => {
-                    summarizer.abstract_model = Some(load(abstract_resolved, device)?);
+                    let precision = summarizer.options.precision;
+                    let abstract_model = load(abstract_resolved, device, precision)?;
+                    summarizer.notices.extend(precision_notice(&abstract_model, precision));
+                    summarizer.abstract_model = Some(abstract_model);
                     if let Some(headline_resolved) = headline_resolved {
-                        summarizer.headline_model = Some(load(headline_resolved, device)?);
+                        let headline_model = load(headline_resolved, device, precision)?;
+                        summarizer.notices.extend(precision_notice(&headline_model, precision));
+                        summarizer.headline_model = Some(headline_model);
                     }
                 }
                 Err(unavailable) if summarizer.options.engine == EngineChoice::Auto => {
@@ -285,7 +293,7 @@ impl Summarizer {
             abstract_text,
             bullets,
             engines: OutputEngines { headline: headline_engine, abstract_: EngineKind::Abstractive, bullets: bullets_engine },
-            models: vec![model_used("abstract, bullets", &abstract_model.resolved), model_used("headline", &headline_model.resolved)],
+            models: vec![model_used("abstract, bullets", abstract_model), model_used("headline", headline_model)],
             generation: Some(generation),
         }
     }
@@ -311,6 +319,7 @@ impl Summarizer {
                 length: self.options.length,
                 target_words: self.options.length.target_words(),
                 bullets: self.options.bullets,
+                precision: self.options.precision,
                 generation: summary.generation,
             },
             stats,
@@ -490,10 +499,17 @@ fn first_line(message: &str) -> &str {
     message.lines().next().unwrap_or(message)
 }
 
-fn pick_device(choice: DeviceChoice) -> Result<Device> {
+/// The device for `choice`. bf16 and int8 run on precis's CPU kernels, so `auto` means the CPU
+/// for them, and CUDA is refused.
+fn pick_device(choice: DeviceChoice, precision: Precision) -> Result<Device> {
+    let cpu_only = precision != Precision::Fp32;
     Ok(match choice {
         DeviceChoice::Cpu => Device::Cpu,
+        DeviceChoice::Auto if cpu_only => Device::Cpu,
         DeviceChoice::Auto => Device::cuda_if_available(),
+        DeviceChoice::Cuda if cpu_only => {
+            bail!("--precision {} runs on the CPU only; use --device cpu (or auto), or --precision fp32 on CUDA", precision.name())
+        }
         DeviceChoice::Cuda => {
             if !tch::Cuda::is_available() {
                 bail!("--device cuda: no CUDA device is available to libtorch here; use --device cpu or auto");
@@ -503,17 +519,39 @@ fn pick_device(choice: DeviceChoice) -> Result<Device> {
     })
 }
 
+/// Says so when a model runs at another precision than asked for (rust-bert's networks run in
+/// fp32 only).
+fn precision_notice(loaded: &LoadedModel, asked: Precision) -> Option<String> {
+    let got = loaded.model.precision();
+    (got != asked).then(|| {
+        format!(
+            "precis: --precision {}: {} runs on rust-bert's {} network, in {} (the output says so in models[].precision)",
+            asked.name(),
+            loaded.resolved.id,
+            loaded.model.architecture().name(),
+            got.name()
+        )
+    })
+}
+
 fn resolve_both(options: &SummarizeOptions) -> Result<(ResolvedModel, ResolvedModel)> {
     Ok((hub::resolve(&options.model, &options.hub)?, hub::resolve(&options.headline_model, &options.hub)?))
 }
 
-fn load(resolved: ResolvedModel, device: Device) -> Result<LoadedModel> {
-    let model = Seq2SeqModel::load(&resolved.files, resolved.architecture, &resolved.prefix, Some(resolved.window), device)?;
+fn load(resolved: ResolvedModel, device: Device, precision: Precision) -> Result<LoadedModel> {
+    let model = Seq2SeqModel::load_at(&resolved.files, resolved.architecture, &resolved.prefix, Some(resolved.window), device, precision)?;
     Ok(LoadedModel { resolved, model })
 }
 
-pub(crate) fn model_used(role: &str, resolved: &ResolvedModel) -> ModelUsed {
-    ModelUsed { role: role.to_string(), id: resolved.id.clone(), revision: resolved.revision.clone(), license: resolved.license.clone() }
+pub(crate) fn model_used(role: &str, loaded: &LoadedModel) -> ModelUsed {
+    let resolved = &loaded.resolved;
+    ModelUsed {
+        role: role.to_string(),
+        id: resolved.id.clone(),
+        revision: resolved.revision.clone(),
+        license: resolved.license.clone(),
+        precision: loaded.model.precision(),
+    }
 }
 
 /// Chunks of one pass are generated this many at a time (one padded batch).

@@ -8,6 +8,7 @@ use std::io::Write;
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::engine::kernels::Precision;
 use crate::engine::seq2seq::GenerationSettings;
 use crate::length::{Budget, LengthPreset};
 use crate::rouge::RougeScores;
@@ -35,6 +36,8 @@ pub struct ModelUsed {
     pub id: String,
     pub revision: String,
     pub license: String,
+    /// How this model's products ran (`--precision`; rust-bert's networks run in fp32).
+    pub precision: Precision,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +46,9 @@ pub struct Settings {
     pub length: LengthPreset,
     pub target_words: usize,
     pub bullets: usize,
+    /// `--precision`: how the models' weights are stored and multiplied (each model's own is in
+    /// `models[].precision`).
+    pub precision: Precision,
     /// Decoding settings actually used, per output (absent for extractive outputs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generation: Option<serde_json::Value>,

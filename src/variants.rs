@@ -97,7 +97,7 @@ impl Summarizer {
                     let time_ms = (decode_time.as_millis() + step.elapsed().as_millis()) as u64;
                     generated.push(Generated { fitted, tokens: Some(tokens), time_ms, generation: Some(*settings) });
                 }
-                (EngineKind::Abstractive, vec![model_used("abstract", &loaded.resolved)], Some(tokens_per_word))
+                (EngineKind::Abstractive, vec![model_used("abstract", loaded)], Some(tokens_per_word))
             }
             None => {
                 let step = Instant::now();

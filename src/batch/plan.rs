@@ -12,6 +12,7 @@ use clap::ValueEnum;
 use sha2::{Digest, Sha256};
 
 use super::sources::{BatchItem, ItemBody};
+use crate::engine::kernels::Precision;
 use crate::input::{self, Document};
 use crate::pipeline::SummarizeOptions;
 use crate::render::EngineKind;
@@ -91,6 +92,10 @@ pub struct Filters<'a> {
 pub fn settings_fingerprint(options: &SummarizeOptions, engine_used: EngineKind) -> String {
     let long = options.long.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
     let engine = match engine_used {
+        // fp32 keeps the key it had before --precision existed (so --resume still finds its records).
+        EngineKind::Abstractive if options.precision != Precision::Fp32 => {
+            format!("abstractive model={} headline_model={} long={long} precision={}", options.model, options.headline_model, options.precision.name())
+        }
         EngineKind::Abstractive => format!("abstractive model={} headline_model={} long={long}", options.model, options.headline_model),
         EngineKind::Extractive => "extractive".to_string(),
     };

@@ -27,6 +27,7 @@ pub fn model_options(args: &ModelArgs) -> SummarizeOptions {
         bullets: DEFAULT_BULLETS,
         long: args.long,
         device: args.device,
+        precision: args.precision,
         hub: HubSettings::from_env(args.offline, !args.quiet),
     }
 }

@@ -42,20 +42,25 @@ pub fn from_bf16(value: u16) -> f32 {
 }
 
 impl Packed {
-    /// Rounds and packs `weight` (`outputs × inputs` fp32, row-major).
+    /// Rounds and packs `weight` (`outputs × inputs` fp32, row-major), a block of panels per
+    /// part on the kernel threads.
     pub fn new(weight: &[f32], outputs: usize, inputs: usize) -> Packed {
         assert_eq!(weight.len(), outputs * inputs, "weight values do not match its shape");
         let groups = inputs.div_ceil(GROUP);
         let panels = outputs.div_ceil(PANEL);
         let mut lines = vec![Line::ZERO; panels * groups];
-        for (output, row) in weight.chunks_exact(inputs).enumerate() {
-            let (panel, lane) = (output / PANEL, output % PANEL);
-            for (input, &value) in row.iter().enumerate() {
-                let line = &mut lines[panel * groups + input / GROUP].0;
-                let at = (lane * GROUP + input % GROUP) * 2;
-                line[at..at + 2].copy_from_slice(&to_bf16(value).to_le_bytes());
+        tiles::fill_panels(&mut lines, &mut [], groups.max(1), &|panel, lines, _| {
+            for lane in 0..PANEL.min(outputs - panel * PANEL) {
+                let output = panel * PANEL + lane;
+                let row = &weight[output * inputs..(output + 1) * inputs];
+                // Each line holds this output's pair (even input, odd input) at bytes 4·lane..4·lane+4.
+                for (line, pair) in lines.iter_mut().zip(row.chunks(GROUP)) {
+                    let even = u32::from(to_bf16(pair[0]));
+                    let odd = pair.get(1).map_or(0, |&v| u32::from(to_bf16(v)));
+                    line.0[lane * 4..lane * 4 + 4].copy_from_slice(&(even | odd << 16).to_le_bytes());
+                }
             }
-        }
+        });
         Packed { lines, outputs, inputs, groups }
     }
 

@@ -33,24 +33,33 @@ pub struct Packed {
 }
 
 impl Packed {
-    /// Quantizes and packs `weight` (`outputs × inputs` fp32, row-major).
-    pub fn new(weight: &[f32], outputs: usize, inputs: usize) -> Packed {
+    /// Quantizes and packs `weight` (`outputs × inputs` fp32, row-major), a block of panels
+    /// per part on the kernel threads.
+    pub fn new(weight: &[f32], outputs: usize, inputs: usize, features: Features) -> Packed {
         assert_eq!(weight.len(), outputs * inputs, "weight values do not match its shape");
         let groups = inputs.div_ceil(GROUP);
         let panels = outputs.div_ceil(PANEL);
-        let mut lines = vec![Line([OFFSET as u8; 64]); panels * groups];
+        let mut lines = vec![Line::ZERO; panels * groups];
         let mut scales = vec![0f32; panels * PANEL];
-        let mut quantized = vec![0i8; inputs];
-        for (output, row) in weight.chunks_exact(inputs).enumerate() {
-            scales[output] = quantize_row(row, &mut quantized);
-            let (panel, lane) = (output / PANEL, output % PANEL);
-            for (group, values) in quantized.chunks(GROUP).enumerate() {
-                let line = &mut lines[panel * groups + group].0;
-                for (slot, &value) in values.iter().enumerate() {
-                    line[lane * GROUP + slot] = (i32::from(value) + OFFSET) as u8;
+        let lines_per_panel = groups.max(1);
+        tiles::fill_panels(&mut lines, &mut scales, lines_per_panel, &|panel, lines, scales| {
+            // The panel's rows quantized (zero rows past the last output), then interleaved:
+            // line g holds inputs 4g..4g+4 of each of the 16 rows, offset by 128 (x ^ 0x80).
+            let mut quantized = vec![0i8; PANEL * groups * GROUP];
+            for lane in 0..PANEL.min(outputs - panel * PANEL) {
+                let output = panel * PANEL + lane;
+                let row = &weight[output * inputs..(output + 1) * inputs];
+                scales[lane] = quantize_row_fast(row, &mut quantized[lane * groups * GROUP..lane * groups * GROUP + inputs], features);
+            }
+            for (group, line) in lines.iter_mut().enumerate() {
+                for lane in 0..PANEL {
+                    let at = lane * groups * GROUP + group * GROUP;
+                    for slot in 0..GROUP {
+                        line.0[lane * GROUP + slot] = quantized[at + slot] as u8 ^ 0x80;
+                    }
                 }
             }
-        }
+        });
         Packed { lines, scales, outputs, inputs, groups }
     }
 
@@ -98,9 +107,17 @@ pub(crate) fn quantize_row(row: &[f32], out: &mut [i8]) -> f32 {
     let largest = row.iter().fold(0f32, |largest, value| largest.max(value.abs()));
     let inverse = if largest > 0.0 { 127.0 / largest } else { 0.0 };
     for (slot, &value) in out.iter_mut().zip(row) {
-        *slot = (value * inverse).round_ties_even().clamp(-127.0, 127.0) as i8;
+        *slot = round_to_i8(value * inverse);
     }
     largest / 127.0
+}
+
+/// `value` (|value| ≤ 127.5) rounded half to even: adding and subtracting 1.5 · 2²³ leaves no
+/// fraction bits, and the hardware rounds that addition half to even (the same rule as
+/// `vcvtps2dq`; `round_ties_even` is a library call on x86-64 without SSE4.1).
+fn round_to_i8(value: f32) -> i8 {
+    const SHIFT: f32 = 12_582_912.0;
+    ((value + SHIFT) - SHIFT).clamp(-127.0, 127.0) as i8
 }
 
 /// Input rows quantized for one product: the int8 values (rows padded to whole groups), each
@@ -157,7 +174,7 @@ unsafe fn quantize_row_avx512(row: &[f32], out: &mut [i8]) -> f32 {
         _mm_storeu_si128(out.as_mut_ptr().add(i) as *mut __m128i, _mm512_cvtsepi32_epi8(rounded));
     }
     for i in lanes..n {
-        out[i] = (row[i] * inverse).round_ties_even().clamp(-127.0, 127.0) as i8;
+        out[i] = round_to_i8(row[i] * inverse);
     }
     largest / 127.0
 }

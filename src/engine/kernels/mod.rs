@@ -106,7 +106,7 @@ impl Weight {
                 if precision == Precision::Bf16 {
                     Storage::Bf16(bf16::Packed::new(values, outputs, inputs))
                 } else {
-                    Storage::Int8(int8::Packed::new(values, outputs, inputs))
+                    Storage::Int8(int8::Packed::new(values, outputs, inputs, features))
                 }
             }
         };

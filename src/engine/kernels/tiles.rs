@@ -8,6 +8,8 @@
 //! output's values for the group side by side. One 512-bit load is then one group for 16
 //! outputs, the shape `vpdpbusd` consumes, and a panel streams from memory front to back.
 
+use std::sync::Mutex;
+
 use crate::engine::kernel_threads::{self, Session};
 
 /// Outputs per panel: one 512-bit vector of fp32 or int32 lanes.
@@ -75,6 +77,29 @@ pub fn for_each_panel_block(panels: usize, group: usize, run: &(dyn Fn(usize, us
     kernel_threads::for_each_part(blocks, &|index| {
         let first = index * block;
         run(first, block.min(panels - first));
+    });
+}
+
+/// Fills a packed weight panel by panel on the kernel threads: `fill(panel, its lines, its 16
+/// per-output values)` (the per-output values are scales for int8; bf16 passes an empty slice).
+pub fn fill_panels(lines: &mut [Line], per_output: &mut [f32], lines_per_panel: usize, fill: &(dyn Fn(usize, &mut [Line], &mut [f32]) + Sync)) {
+    let panels = lines.len() / lines_per_panel;
+    let per_output_stride = per_output.len() / panels.max(1);
+    // Whole panels per part; each part behind its own lock, taken once.
+    let panels_per_part = panels.div_ceil(64).max(1);
+    let parts: Vec<Mutex<(&mut [Line], &mut [f32])>> = lines
+        .chunks_mut(lines_per_panel * panels_per_part)
+        .zip(per_output.chunks_mut((per_output_stride * panels_per_part).max(1)).chain(std::iter::repeat_with(|| &mut [][..])))
+        .map(Mutex::new)
+        .collect();
+    let _session = Session::start();
+    kernel_threads::for_each_part(parts.len(), &|index| {
+        let Ok(mut part) = parts[index].lock() else { return };
+        let (part_lines, part_values) = &mut *part;
+        for (offset, panel_lines) in part_lines.chunks_mut(lines_per_panel).enumerate() {
+            let values = part_values.get_mut(offset * per_output_stride..(offset + 1) * per_output_stride).unwrap_or(&mut []);
+            fill(index * panels_per_part + offset, panel_lines, values);
+        }
     });
 }
 
