@@ -7,10 +7,18 @@ Subcommands (each side runs in its own process, so that its peak RSS is its own)
                         inputs of 200-1024 tokens, the decoding settings)
   transformers DIR THREADS RUNS BATCH_SIZE
   ctranslate2 DIR THREADS RUNS BATCH_SIZE COMPUTE_TYPE
-  report RESULTS.jsonl  the table, the ratios, and whether precis's ids equal transformers'
+  targets RESULTS.jsonl DIR   the fp32 reference's outputs as teacher-forcing targets (JSON)
+  report RESULTS.jsonl BATCH_INPUTS   the tables, the ratios, and the accuracy against fp32
 
 Every side decodes the same ids the same way: a warm-up, then RUNS timed decodings of the article
 with 4 beams and RUNS greedy, then the batch once (sorted by length, BATCH_SIZE inputs per call).
+
+Accuracy: when BENCH_TARGETS names a targets file (transformers' fp32 outputs: the article with 4
+beams and greedy, every batch input with 4 beams), each side also scores those outputs teacher-
+forced, untimed: the log-probability its model gives each target token after the input and the
+target tokens before it (CTranslate2's `score_batch`; transformers' forward pass; precis's
+`Seq2SeqModel::score`). The report compares every side's log-probabilities with transformers'
+(fp32), position by position, and counts the outputs whose ids equal transformers'.
 """
 
 import json
@@ -105,6 +113,36 @@ def timed_runs(generate, article, beams: int, runs: int):
     return seconds, ids
 
 
+def targets_of(record, inputs):
+    """Teacher-forcing pairs (input ids, target ids after the decoder start) from a side's outputs:
+    the article's 4-beam and greedy outputs, then each batch input's; each target cut after its
+    first end-of-sequence token (what follows is padding)."""
+    def cut(ids):
+        ids = ids[1:]
+        return ids[: ids.index(2) + 1] if 2 in ids[1:] else ids
+    pairs = {"beam": [(inputs["article"], cut(record["beam_ids"]))], "greedy": [(inputs["article"], cut(record["greedy_ids"]))]}
+    pairs["batch"] = [(source, cut(ids)) for source, ids in zip(batch_of(inputs), record["batch_ids"])]
+    return pairs
+
+
+def load_targets():
+    path = os.environ.get("BENCH_TARGETS")
+    return json.loads(Path(path).read_text()) if path else None
+
+
+def score_all(targets, score, batch_size):
+    """{"beam": [[log-prob, …]], "greedy": …, "batch": …} from `score(list of (input, target))`, in
+    chunks of `batch_size` pairs sorted by input length."""
+    scored = {}
+    for name, pairs in targets.items():
+        out = [None] * len(pairs)
+        for chunk in sorted_chunks([source for source, _ in pairs], batch_size):
+            for i, log_probs in zip(chunk, score([pairs[i] for i in chunk])):
+                out[i] = log_probs
+        scored[name] = out
+    return scored
+
+
 def run_transformers(model_dir: Path, threads: int, runs: int, batch_size: int):
     import torch
     from transformers import BartForConditionalGeneration
@@ -140,9 +178,26 @@ def run_transformers(model_dir: Path, threads: int, runs: int, batch_size: int):
         for i, out in zip(chunk, generate([batch[i] for i in chunk], inputs["beams"])):
             batch_ids[i] = out
     batch_seconds = time.perf_counter() - start
-    print(json.dumps(dict(side="transformers", load_seconds=load_seconds, beam_seconds=beam_seconds,
-                          greedy_seconds=greedy_seconds, batch_seconds=batch_seconds, peak_rss_mb=peak_rss_mb(),
-                          beam_ids=beam_ids, greedy_ids=greedy_ids, batch_ids=batch_ids)))
+    record = dict(side="transformers", load_seconds=load_seconds, beam_seconds=beam_seconds,
+                  greedy_seconds=greedy_seconds, batch_seconds=batch_seconds, peak_rss_mb=peak_rss_mb(),
+                  beam_ids=beam_ids, greedy_ids=greedy_ids, batch_ids=batch_ids)
+
+    def score(pairs):
+        # One forward pass per chunk: decoder input = start token + target[:-1]; positions past a
+        # shorter target are padding and not kept (the decoder is causal).
+        width = max(len(s) for s, _ in pairs)
+        length = max(len(t) for _, t in pairs)
+        ids = torch.tensor([s + [1] * (width - len(s)) for s, _ in pairs])
+        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s, _ in pairs])
+        decoder = torch.tensor([[2] + t[:-1] + [1] * (length - len(t)) for _, t in pairs])
+        with torch.inference_mode():
+            logits = model(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder).logits
+        log_probs = torch.log_softmax(logits.float(), dim=-1)
+        return [[log_probs[row, i, token].item() for i, token in enumerate(t)] for row, (_, t) in enumerate(pairs)]
+
+    targets = load_targets() or targets_of(record, inputs)
+    record["log_probs"] = score_all(targets, score, batch_size)
+    print(json.dumps(record))
 
 
 def run_ctranslate2(model_dir: Path, threads: int, runs: int, batch_size: int, compute_type: str):
@@ -181,9 +236,45 @@ def run_ctranslate2(model_dir: Path, threads: int, runs: int, batch_size: int, c
     # CTranslate2 sorts by length and splits into max_batch_size itself.
     batch_ids = generate(batch, inputs["beams"])
     batch_seconds = time.perf_counter() - start
-    print(json.dumps(dict(side=f"ctranslate2 {compute_type}", load_seconds=load_seconds, beam_seconds=beam_seconds,
-                          greedy_seconds=greedy_seconds, batch_seconds=batch_seconds, peak_rss_mb=peak_rss_mb(),
-                          beam_ids=beam_ids, greedy_ids=greedy_ids, batch_ids=batch_ids)))
+    record = dict(side=f"ctranslate2 {compute_type}", load_seconds=load_seconds, beam_seconds=beam_seconds,
+                  greedy_seconds=greedy_seconds, batch_seconds=batch_seconds, peak_rss_mb=peak_rss_mb(),
+                  beam_ids=beam_ids, greedy_ids=greedy_ids, batch_ids=batch_ids)
+
+    def score(pairs):
+        # score_batch starts the decoder with its start token and scores each target token (and
+        # an end-of-sequence token it appends, not kept here).
+        results = translator.score_batch([[token_of[i] for i in s] for s, _ in pairs], [[token_of[i] for i in t] for _, t in pairs])
+        return [list(r.log_probs[: len(t)]) for r, (_, t) in zip(results, pairs)]
+
+    targets = load_targets()
+    if targets:
+        record["log_probs"] = score_all(targets, score, batch_size)
+    print(json.dumps(record))
+
+
+def write_targets(results_path: Path, model_dir: Path):
+    """The transformers (fp32) side's outputs as teacher-forcing targets, for BENCH_TARGETS."""
+    inputs = json.loads((model_dir / "inputs.json").read_text())
+    for line in results_path.read_text().splitlines():
+        if line.strip() and json.loads(line)["side"] == "transformers":
+            print(json.dumps(targets_of(json.loads(line), inputs)))
+            return
+    sys.exit("no transformers side in the results: run it first (SIDES must include transformers)")
+
+
+def decided(ids):
+    """The tokens a model chose: without the decoder start token (transformers and precis return
+    it, CTranslate2 does not) and without the last token (forced to end-of-sequence by
+    transformers and precis at max_length; CTranslate2 has no such rule)."""
+    return ids[1:-1] if ids and ids[0] == 2 else ids[:-1]
+
+
+def speed_line(name, reference_name, side, reference, batch_inputs):
+    """Speed relative to the reference (time of the reference / time of the side): >1 is faster."""
+    beam = statistics.median(reference["beam_seconds"]) / statistics.median(side["beam_seconds"])
+    greedy = statistics.median(reference["greedy_seconds"]) / statistics.median(side["greedy_seconds"])
+    batch = reference["batch_seconds"] / side["batch_seconds"]
+    return f"per article, {name} speed / {reference_name} speed: 4 beams {beam:.2f}x, greedy {greedy:.2f}x; batch {batch:.2f}x"
 
 
 def report(results_path: Path, batch_inputs: int):
@@ -193,30 +284,53 @@ def report(results_path: Path, batch_inputs: int):
             record = json.loads(line)
             sides[record["side"]] = record
     reference = sides.get("transformers")
-    print(f"{'side':<20} {'4 beams s/article':>18} {'greedy s/article':>17} {'batch articles/s':>17} {'peak RSS MB':>12}   generated tokens")
+    print(f"{'side':<20} {'load s':>7} {'4 beams s/article':>18} {'greedy s/article':>17} {'batch articles/s':>17} {'peak RSS MB':>12}   generated tokens")
     for name, r in sides.items():
         beam, greedy = statistics.median(r["beam_seconds"]), statistics.median(r["greedy_seconds"])
-        print(f"{name:<20} {beam:>18.2f} {greedy:>17.2f} {batch_inputs / r['batch_seconds']:>17.3f} {r['peak_rss_mb']:>12.0f}   "
+        print(f"{name:<20} {r['load_seconds']:>7.2f} {beam:>18.2f} {greedy:>17.2f} {batch_inputs / r['batch_seconds']:>17.3f} {r['peak_rss_mb']:>12.0f}   "
               f"{len(r['beam_ids'])} / {len(r['greedy_ids'])}")
     if reference:
-        ref_beam = statistics.median(reference["beam_seconds"])
-        ref_greedy = statistics.median(reference["greedy_seconds"])
         for name, r in sides.items():
-            if name == "transformers":
-                continue
-            # Speed relative to transformers (time of transformers / time of the side): >1 is faster.
-            print(f"per article, {name} speed / transformers speed: 4 beams {ref_beam / statistics.median(r['beam_seconds']):.2f}x, "
-                  f"greedy {ref_greedy / statistics.median(r['greedy_seconds']):.2f}x; "
-                  f"batch {reference['batch_seconds'] / r['batch_seconds']:.2f}x")
-        precis = sides.get("precis")
-        if precis:
-            same = all(precis[k] == reference[k] for k in ("beam_ids", "greedy_ids", "batch_ids"))
-            print(f"ids identical (precis vs transformers, article 4 beams + greedy + batch): {'yes' if same else 'no'}")
-            if not same:
-                for k in ("beam_ids", "greedy_ids"):
-                    print(f"  {k}: {'same' if precis[k] == reference[k] else 'differ'}")
-                differing = sum(a != b for a, b in zip(precis["batch_ids"], reference["batch_ids"]))
-                print(f"  batch: {differing} of {len(reference['batch_ids'])} outputs differ")
+            if name != "transformers":
+                print(speed_line(name, "transformers", r, reference, batch_inputs))
+    # precis against CTranslate2 at the matching precision (bf16 against float32: CTranslate2's
+    # CPU build has no bf16 mode).
+    for ours, theirs in (("precis", "ctranslate2 float32"), ("precis bf16", "ctranslate2 float32"), ("precis int8", "ctranslate2 int8")):
+        if ours in sides and theirs in sides:
+            print(speed_line(ours, theirs, sides[ours], sides[theirs], batch_inputs))
+    if "precis int8" in sides and "ctranslate2 int8" in sides:
+        print(f"peak RSS, precis int8 / ctranslate2 int8: {sides['precis int8']['peak_rss_mb']:.0f} MB / {sides['ctranslate2 int8']['peak_rss_mb']:.0f} MB")
+    if not reference:
+        return
+    precis = sides.get("precis")
+    if precis:
+        same = all(precis[k] == reference[k] for k in ("beam_ids", "greedy_ids", "batch_ids"))
+        print(f"ids identical (precis vs transformers, article 4 beams + greedy + batch): {'yes' if same else 'no'}")
+        if not same:
+            for k in ("beam_ids", "greedy_ids"):
+                print(f"  {k}: {'same' if precis[k] == reference[k] else 'differ'}")
+            differing = sum(a != b for a, b in zip(precis["batch_ids"], reference["batch_ids"]))
+            print(f"  batch: {differing} of {len(reference['batch_ids'])} outputs differ")
+    if "log_probs" not in reference:
+        return
+    reference_scores = reference["log_probs"]
+    positions = sum(len(seq) for kind in reference_scores.values() for seq in kind)
+    outputs = 2 + len(reference["batch_ids"])
+    print()
+    print(f"accuracy against transformers fp32: next-token log-probabilities of its outputs, teacher-forced ({positions} positions:")
+    print(f"article 4 beams and greedy, {len(reference['batch_ids'])} batch inputs 4 beams), and outputs whose ids equal its ids ({outputs}: the same)")
+    print(f"{'side':<20} {'mean |Δ log-prob|':>18} {'worst |Δ log-prob|':>19} {'ids as fp32':>12}")
+    print(f"(ids compared without the decoder start and the final forced end-of-sequence token)")
+    for name, r in sides.items():
+        if name == "transformers" or not r.get("log_probs"):
+            continue
+        deltas = [abs(a - b) for kind in reference_scores for ours, theirs in zip(r["log_probs"][kind], reference_scores[kind]) for a, b in zip(ours, theirs)]
+        if len(deltas) != positions:
+            print(f"{name:<20} scored {len(deltas)} positions of {positions}: not comparable")
+            continue
+        equal = (decided(r["beam_ids"]) == decided(reference["beam_ids"])) + (decided(r["greedy_ids"]) == decided(reference["greedy_ids"]))
+        equal += sum(decided(a) == decided(b) for a, b in zip(r["batch_ids"], reference["batch_ids"]))
+        print(f"{name:<20} {statistics.fmean(deltas):>18.2e} {max(deltas):>19.2e} {equal:>7} / {outputs}")
 
 
 if __name__ == "__main__":
@@ -227,6 +341,8 @@ if __name__ == "__main__":
         run_transformers(Path(args[0]), int(args[1]), int(args[2]), int(args[3]))
     elif command == "ctranslate2":
         run_ctranslate2(Path(args[0]), int(args[1]), int(args[2]), int(args[3]), args[4])
+    elif command == "targets":
+        write_targets(Path(args[0]), Path(args[1]))
     elif command == "report":
         report(Path(args[0]), int(args[1]))
     else:

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# precis vs Hugging Face transformers 4.44.2 (PyTorch 2.4.0) vs CTranslate2 4.5.0 (fp32 and int8),
-# side by side on one model: random weights with the shape of sshleifer/distilbart-cnn-12-6, built
-# here by transformers (no network needed once the venv has its packages), a fixed 780-token
-# article, 80 generated tokens forced (min = max), no-repeat 3-grams, length penalty 2.0, 4 beams
-# and greedy; then a batch of 32 inputs of 200-1024 tokens. THREADS threads per side (default 2),
-# a warm-up, RUNS timed runs (default 3), medians. Not a test.
+# precis (fp32, bf16, int8) vs Hugging Face transformers 4.44.2 (PyTorch 2.4.0) vs CTranslate2
+# 4.5.0 (fp32 and int8), side by side on one model: random weights with the shape of
+# sshleifer/distilbart-cnn-12-6, built here by transformers (no network needed once the venv has
+# its packages), a fixed 780-token article, 80 generated tokens forced (min = max), no-repeat
+# 3-grams, length penalty 2.0, 4 beams and greedy; then a batch of 32 inputs of 200-1024 tokens.
+# THREADS threads per side (default 2), a warm-up, RUNS timed runs (default 3), medians; load
+# time and peak RSS per side. Then, untimed, every side scores transformers' outputs teacher-
+# forced, and the report compares their log-probabilities with transformers' (fp32). Not a test.
 #   bench/compare.sh                 everything
-#   SIDES="precis transformers" bench/compare.sh
+#   SIDES="transformers precis-int8 ctranslate2-int8" bench/compare.sh   (transformers first: it
+#                                    writes the targets the others score; without it, no accuracy)
 #   BATCH_INPUTS=N (only the first N inputs of the batch), BATCH_SIZE=8 (inputs per call on every side, sorted by length), BENCH_DIR=… (scratch, kept
 #   between runs so the model is built once)
 set -euo pipefail
@@ -14,7 +17,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 threads=${THREADS:-2}
 runs=${RUNS:-3}
 batch_size=${BATCH_SIZE:-8}
-sides=${SIDES:-"precis transformers ctranslate2-float32 ctranslate2-int8"}
+sides=${SIDES:-"transformers precis precis-bf16 precis-int8 ctranslate2-float32 ctranslate2-int8"}
 work=${BENCH_DIR:-$root/target/bench-compare}
 python=$root/.venv/bin/python
 
@@ -39,12 +42,17 @@ fi
 export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 results=$work/results.jsonl
 : >"$results"
+unset BENCH_TARGETS
 echo "== $(nproc --all) cores, $threads threads per side, load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for side in $sides; do
   echo "== $side" >&2
   case $side in
     precis) target/release/examples/bench_generate "$model" "$model/inputs.json" "$threads" "$runs" "$batch_size" >>"$results" ;;
-    transformers) "$python" bench/compare.py transformers "$model" "$threads" "$runs" "$batch_size" >>"$results" ;;
+    precis-*) target/release/examples/bench_generate "$model" "$model/inputs.json" "$threads" "$runs" "$batch_size" "${side#precis-}" >>"$results" ;;
+    transformers)
+      "$python" bench/compare.py transformers "$model" "$threads" "$runs" "$batch_size" >>"$results"
+      "$python" bench/compare.py targets "$results" "$model" >"$work/targets.json"
+      export BENCH_TARGETS=$work/targets.json ;;
     ctranslate2-*) "$python" bench/compare.py ctranslate2 "$model" "$threads" "$runs" "$batch_size" "${side#ctranslate2-}" >>"$results" ;;
     *) echo "unknown side $side" >&2; exit 2 ;;
   esac

@@ -4,6 +4,9 @@
 //! `precis summarize` (headline + abstract + bullets from text) does not give.
 //!
 //! usage: bench_generate MODEL_DIR INPUTS_JSON THREADS RUNS BATCH_SIZE [PRECISION]
+//! With BENCH_TARGETS=FILE (bench/compare.py's targets: {"beam"|"greedy"|"batch": [[input ids,
+//! target ids], …]}), the targets are also scored teacher-forced after the timed runs
+//! (`Seq2SeqModel::score`) and printed as "log_probs".
 //! PRECISION: fp32 (default), bf16 or int8 (`--precision` of the CLI); the side is named
 //! "precis" at fp32 and "precis PRECISION" otherwise.
 //! INPUTS_JSON: {"article": [ids…], "batch": [[ids…], …], "new_tokens": 80, "beams": 4,
@@ -92,6 +95,30 @@ fn main() -> Result<()> {
     }
     let batch_seconds = start.elapsed().as_secs_f64();
 
+    let mut log_probs = serde_json::Map::new();
+    if let Some(path) = std::env::var_os("BENCH_TARGETS") {
+        let targets: Value = serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("BENCH_TARGETS {path:?}"))?)?;
+        for (kind, pairs) in targets.as_object().ok_or_else(|| anyhow!("targets must be an object"))? {
+            let pairs: Vec<(Vec<i64>, Vec<i64>)> = pairs
+                .as_array()
+                .ok_or_else(|| anyhow!("targets {kind} must be a list"))?
+                .iter()
+                .map(|pair| Ok((ids(&pair[0])?, ids(&pair[1])?)))
+                .collect::<Result<_>>()?;
+            let mut order: Vec<usize> = (0..pairs.len()).collect();
+            order.sort_by_key(|&i| pairs[i].0.len());
+            let mut scores = vec![Vec::new(); pairs.len()];
+            for chunk in order.chunks(batch_size.max(1)) {
+                let sources: Vec<Vec<i64>> = chunk.iter().map(|&i| pairs[i].0.clone()).collect();
+                let targets: Vec<Vec<i64>> = chunk.iter().map(|&i| pairs[i].1.clone()).collect();
+                for (&i, scored) in chunk.iter().zip(model.score(&sources, &targets)?) {
+                    scores[i] = scored;
+                }
+            }
+            log_probs.insert(kind.clone(), json!(scores));
+        }
+    }
+
     println!(
         "{}",
         json!({
@@ -104,6 +131,7 @@ fn main() -> Result<()> {
             "beam_ids": beam_ids,
             "greedy_ids": greedy_ids,
             "batch_ids": batch_ids,
+            "log_probs": if log_probs.is_empty() { Value::Null } else { Value::Object(log_probs) },
         })
     );
     Ok(())

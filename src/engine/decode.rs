@@ -134,6 +134,42 @@ pub fn generate_encoded<M: StepModel>(
     }
 }
 
+/// Teacher-forced next-token log-probabilities: for each input row (encoder states as for
+/// [`generate_encoded`]) and its `targets` (the tokens after the decoder start), the decoder is
+/// fed the decoder start and the targets one by one, and `result[row][t]` is the
+/// log-probability (log-softmax of the raw logits, no logits processor) it gave `targets[row][t]`.
+/// This is how precis's precisions are compared with fp32 (`bench/compare.sh`).
+pub fn score_encoded<M: StepModel>(model: &M, encoder_states: &Tensor, attention_mask: &Tensor, targets: &[Vec<i64>], tokens: &SpecialTokens) -> Result<Vec<Vec<f32>>> {
+    let _no_grad = tch::no_grad_guard();
+    let rows = encoder_states.size().first().copied().unwrap_or(0) as usize;
+    if targets.len() != rows {
+        bail!("{} target sequences for {rows} inputs", targets.len());
+    }
+    let device = encoder_states.device();
+    let longest = targets.iter().map(Vec::len).max().unwrap_or(0);
+    let source = model.prepare(encoder_states, attention_mask, 1)?;
+    let _threads = model.step_threads(rows);
+    let mut scores: Vec<Vec<f32>> = targets.iter().map(|t| Vec::with_capacity(t.len())).collect();
+    let mut sequences = vec![vec![tokens.decoder_start]; rows];
+    let mut cache = None;
+    for position in 0..longest {
+        let last = last_tokens(&sequences, device)?;
+        let (logits, next_cache) = model.step(&last, &source, cache.take())?;
+        cache = Some(next_cache);
+        let log_probs = logits.f_log_softmax(-1, Kind::Float)?;
+        // Rows whose targets have ended are fed their last token again; their scores are not kept.
+        let next: Vec<i64> = targets.iter().zip(&sequences).map(|(t, s)| t.get(position).copied().unwrap_or(*s.last().unwrap_or(&0))).collect();
+        let picked: Vec<f32> = to_vec(&log_probs.f_gather(1, &Tensor::f_from_slice(&next)?.f_to_device(device)?.f_unsqueeze(1)?, false)?)?;
+        for (row, target) in targets.iter().enumerate() {
+            if position < target.len() {
+                scores[row].push(picked[row]);
+            }
+            sequences[row].push(next[row]);
+        }
+    }
+    Ok(scores)
+}
+
 /// transformers' `_sample` with `do_sample=False`.
 fn greedy<M: StepModel>(
     model: &M,

@@ -227,22 +227,7 @@ impl Seq2SeqModel {
         if inputs.is_empty() || settings.is_empty() {
             return Ok(TimedVariants { outputs: vec![Vec::new(); settings.len()], encode: Duration::ZERO, decode: vec![Duration::ZERO; settings.len()] });
         }
-        let longest = inputs.iter().map(Vec::len).max().unwrap_or(0);
-        if inputs.iter().any(Vec::is_empty) {
-            bail!("cannot generate from an empty input");
-        }
-        if longest > self.window {
-            bail!("input of {longest} tokens exceeds the model window of {} tokens", self.window);
-        }
-        let mut ids = Vec::with_capacity(inputs.len() * longest);
-        let mut mask = Vec::with_capacity(inputs.len() * longest);
-        for input in inputs {
-            ids.extend_from_slice(input);
-            ids.extend(std::iter::repeat(self.pad_id).take(longest - input.len()));
-            mask.extend(std::iter::repeat(1i64).take(input.len()));
-            mask.extend(std::iter::repeat(0i64).take(longest - input.len()));
-        }
-        let shape = [inputs.len() as i64, longest as i64];
+        let (ids, mask, shape) = self.padded_batch(inputs)?;
         let generated = quietly(|| -> Result<TimedVariants> {
             let _no_grad = tch::no_grad_guard();
             let started = Instant::now();
@@ -270,6 +255,51 @@ impl Seq2SeqModel {
             bail!("generation returned a wrong number of outputs for {} inputs", inputs.len());
         }
         Ok(timed)
+    }
+
+    /// Teacher-forced log-probabilities of `targets[i]` (the tokens after the decoder start)
+    /// as continuations of input `i`: `result[i][t]` is the model's log-probability of
+    /// `targets[i][t]` given the input and the targets before it (`decode::score_encoded`).
+    pub fn score(&self, inputs: &[Vec<i64>], targets: &[Vec<i64>]) -> Result<Vec<Vec<f32>>> {
+        if inputs.len() != targets.len() {
+            bail!("{} target sequences for {} inputs", targets.len(), inputs.len());
+        }
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (ids, mask, shape) = self.padded_batch(inputs)?;
+        let scored = quietly(|| -> Result<Vec<Vec<f32>>> {
+            let _no_grad = tch::no_grad_guard();
+            let input_ids = Tensor::f_from_slice(&ids)?.f_view(shape)?.f_to_device(self.device)?;
+            let attention_mask = Tensor::f_from_slice(&mask)?.f_view(shape)?.f_to_device(self.device)?;
+            let encoder_states = self.network.encode(&input_ids, &attention_mask)?;
+            decode::score_encoded(&self.network, &encoder_states, &attention_mask, targets, &self.tokens)
+        });
+        match scored {
+            Ok(Ok(scores)) => Ok(scores),
+            Ok(Err(error)) => bail!("scoring failed: {error:#}"),
+            Err(panic) => bail!("scoring failed inside libtorch: {panic}"),
+        }
+    }
+
+    /// Inputs right-padded into one batch as transformers pads them: ids, attention mask, shape.
+    fn padded_batch(&self, inputs: &[Vec<i64>]) -> Result<(Vec<i64>, Vec<i64>, [i64; 2])> {
+        let longest = inputs.iter().map(Vec::len).max().unwrap_or(0);
+        if inputs.iter().any(Vec::is_empty) {
+            bail!("cannot generate from an empty input");
+        }
+        if longest > self.window {
+            bail!("input of {longest} tokens exceeds the model window of {} tokens", self.window);
+        }
+        let mut ids = Vec::with_capacity(inputs.len() * longest);
+        let mut mask = Vec::with_capacity(inputs.len() * longest);
+        for input in inputs {
+            ids.extend_from_slice(input);
+            ids.extend(std::iter::repeat(self.pad_id).take(longest - input.len()));
+            mask.extend(std::iter::repeat(1i64).take(input.len()));
+            mask.extend(std::iter::repeat(0i64).take(longest - input.len()));
+        }
+        Ok((ids, mask, [inputs.len() as i64, longest as i64]))
     }
 
     /// Text of generated ids, special tokens removed, tokenization spaces cleaned up
