@@ -245,18 +245,47 @@ impl Bart {
         let mask = additive_mask(attention_mask, hidden.kind())?.f_expand([batch, 1, source, source], false)?;
         let heads = self.encoder_heads;
         let head_dim = self.hidden / heads;
+        // Where the encoder's time goes, when `PRECIS_PROFILE=1`: products, attention, the rest.
+        let profile = super::profiling().then(|| [Cell::new(Duration::ZERO), Cell::new(Duration::ZERO), Cell::new(Duration::ZERO)]);
+        let mut clock = Instant::now();
+        let lap = |section: usize, clock: &mut Instant| {
+            if let Some(sections) = &profile {
+                StepSections::lap(&sections[section], clock);
+            }
+        };
+        let (products, attention, rest) = (0, 1, 2);
         for layer in &self.encoder_layers {
+            lap(rest, &mut clock);
             let qkv = layer.self_attn_qkv.apply(&hidden)?;
+            lap(products, &mut clock);
             // [batch, source, 3·hidden] → 3 × [batch, heads, source, head_dim]
             let qkv = qkv.f_view([batch, source, 3, heads, head_dim])?.f_permute([2, 0, 3, 1, 4])?;
             let (query, key, value) = (qkv.f_get(0)?, qkv.f_get(1)?, qkv.f_get(2)?);
             let attended = Tensor::f_scaled_dot_product_attention(&query, &key, &value, Some(&mask), 0.0, false, None)?;
             let attended = attended.f_transpose(1, 2)?.f_reshape([batch, source, self.hidden])?;
+            lap(attention, &mut clock);
             let attended = layer.self_attn_out.apply(&attended)?;
+            lap(products, &mut clock);
             hidden = layer.self_attn_layer_norm.apply(&hidden.f_add(&attended)?)?;
-            let expanded = layer.fc1.apply(&hidden)?.f_gelu("none")?;
+            lap(rest, &mut clock);
+            let expanded = layer.fc1.apply(&hidden)?;
+            lap(products, &mut clock);
+            let expanded = expanded.f_gelu("none")?;
+            lap(rest, &mut clock);
             let projected = layer.fc2.apply(&expanded)?;
+            lap(products, &mut clock);
             hidden = layer.final_layer_norm.apply(&hidden.f_add(&projected)?)?;
+        }
+        lap(rest, &mut clock);
+        if let Some(sections) = &profile {
+            let seconds = |section: usize| sections[section].get().as_secs_f64();
+            eprintln!(
+                "precis profile: encoder parts ({}): products {:.3} s, attention {:.3} s, layer norms, GELU and the rest {:.3} s",
+                self.precision.name(),
+                seconds(products),
+                seconds(attention),
+                seconds(rest)
+            );
         }
         Ok(hidden)
     }

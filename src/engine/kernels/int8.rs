@@ -13,7 +13,10 @@
 //! It does not know what the products are for (`engine::bart` decides) nor hold fp32 copies of
 //! the weights: an embedding row is read back dequantized (`row_into`).
 
+use std::sync::Mutex;
+
 use super::cpu::Features;
+use crate::engine::kernel_threads;
 use super::tiles::{self, Line, PaddedRows, SharedOutput, PANEL};
 
 /// Inputs per 64-byte line: 4 bytes for each of the panel's 16 outputs.
@@ -128,16 +131,31 @@ struct QuantizedRows {
     corrections: Vec<i32>,
 }
 
+/// Quantizes every input row, 16 rows per part on the kernel threads.
 fn quantize_rows(input: &[f32], rows: usize, inputs: usize, groups: usize, features: Features) -> QuantizedRows {
+    const ROWS_PER_PART: usize = 16;
     let mut values = PaddedRows::<i8>::zeroed(rows, groups * GROUP);
     let mut scales = vec![0f32; rows];
     let mut corrections = vec![0i32; rows];
-    for row in 0..rows {
-        let source = &input[row * inputs..(row + 1) * inputs];
-        let target = &mut values.row_mut(row)[..inputs];
-        scales[row] = quantize_row_fast(source, target, features);
-        corrections[row] = OFFSET * target.iter().map(|&v| i32::from(v)).sum::<i32>();
-    }
+    let stride = values.stride;
+    let parts: Vec<Mutex<(&mut [i8], &mut [f32], &mut [i32])>> = values
+        .values
+        .chunks_mut(ROWS_PER_PART * stride)
+        .zip(scales.chunks_mut(ROWS_PER_PART))
+        .zip(corrections.chunks_mut(ROWS_PER_PART))
+        .map(|((values, scales), corrections)| Mutex::new((values, scales, corrections)))
+        .collect();
+    kernel_threads::for_each_part(parts.len(), &|part| {
+        let Ok(mut guard) = parts[part].lock() else { return };
+        let (values, scales, corrections) = &mut *guard;
+        for (offset, target) in values.chunks_mut(stride).enumerate() {
+            let row = part * ROWS_PER_PART + offset;
+            let target = &mut target[..inputs];
+            scales[offset] = quantize_row_fast(&input[row * inputs..(row + 1) * inputs], target, features);
+            corrections[offset] = OFFSET * target.iter().map(|&v| i32::from(v)).sum::<i32>();
+        }
+    });
+    drop(parts);
     QuantizedRows { values, scales, corrections }
 }
 
