@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Result};
 use tch::{Kind, Tensor};
 
-use super::kernels::{self, Precision, Weight};
+use super::kernels::{self, FileTensor, Precision, Weight};
 
 /// transformers' `BartLearnedPositionalEmbedding` offset.
 const POSITION_OFFSET: i64 = 2;
@@ -154,10 +154,31 @@ impl Bart {
             && flag("add_bias_logits") != Some(true)
     }
 
+    /// How the network uses the file's tensor `name` (transformers' names): `Some(true)` for the
+    /// linear layers' weights and the shared embedding (stored as `kernels::Weight`s), `Some(false)`
+    /// for what it keeps as a tensor, `None` for what it does not use (the tied embedding's other
+    /// names, a separate `lm_head.weight`).
+    pub fn stores_as_weight(name: &str) -> Option<bool> {
+        if name == "model.shared.weight" {
+            return Some(true);
+        }
+        if name == "final_logits_bias" {
+            return Some(false);
+        }
+        let in_layers = name.starts_with("model.encoder.layers.") || name.starts_with("model.decoder.layers.");
+        if in_layers {
+            return Some(name.ends_with(".weight") && !name.contains("layer_norm"));
+        }
+        let kept = ["embed_positions.weight", "layernorm_embedding.weight", "layernorm_embedding.bias"];
+        let encoder_or_decoder = name.strip_prefix("model.encoder.").or_else(|| name.strip_prefix("model.decoder."));
+        encoder_or_decoder.filter(|rest| kept.contains(rest)).map(|_| false)
+    }
+
     /// Takes the network's weights out of `tensors` (transformers' names: `model.encoder.…`,
-    /// `model.decoder.…`, `model.shared.weight`) and stores the products' weights at
-    /// `precision`; what the network does not use is dropped.
-    pub fn from_tensors(tensors: HashMap<String, Tensor>, config: &serde_json::Value, precision: Precision) -> Result<Bart> {
+    /// `model.decoder.…`, `model.shared.weight`), linear layers' weights stored at `precision`
+    /// (those already stored, see [`Bart::stores_as_weight`], are taken as they are); what the
+    /// network does not use is dropped.
+    pub fn from_tensors(tensors: HashMap<String, FileTensor>, config: &serde_json::Value, precision: Precision) -> Result<Bart> {
         let number = |key: &str| -> Result<i64> {
             config.get(key).and_then(|v| v.as_i64()).ok_or_else(|| anyhow!("the BART config has no {key}"))
         };
@@ -174,11 +195,10 @@ impl Bart {
         let encoder_ffn = number("encoder_ffn_dim")?;
         let decoder_ffn = number("decoder_ffn_dim")?;
         let mut weights = Weights { tensors, precision };
-        let shared = Weight::new(weights.take("model.shared.weight", &[vocab, hidden])?, precision)?;
-        let final_logits_bias = match weights.tensors.remove("final_logits_bias") {
-            Some(bias) if bias.size() == [1, vocab] => Some(bias.f_view([vocab])?),
-            Some(bias) => bail!("tensor final_logits_bias has shape {:?} in the file but the config implies [1, {vocab}]", bias.size()),
-            None => None,
+        let shared = weights.weight("model.shared.weight", vocab, hidden)?;
+        let final_logits_bias = match weights.tensors.contains_key("final_logits_bias") {
+            true => Some(weights.take("final_logits_bias", &[1, vocab])?.f_view([vocab])?),
+            false => None,
         };
         let mut encoder_layers = Vec::new();
         for index in 0..number("encoder_layers")? {
@@ -419,23 +439,41 @@ impl Bart {
 }
 
 /// The weights file's tensors, taken out one by one with their shapes checked; linear layers'
-/// weights are stored at `precision`.
+/// weights are stored at `precision` (if they were not already).
 struct Weights {
-    tensors: HashMap<String, Tensor>,
+    tensors: HashMap<String, FileTensor>,
     precision: Precision,
 }
 
 impl Weights {
     fn take(&mut self, name: &str, shape: &[i64]) -> Result<Tensor> {
-        let tensor = self.tensors.remove(name).ok_or_else(|| anyhow!("the file has no tensor {name}"))?;
+        let tensor = match self.tensors.remove(name) {
+            Some(FileTensor::Kept(tensor)) => tensor,
+            Some(FileTensor::Weight(_)) => bail!("tensor {name} was stored as a weight matrix, not kept as a tensor"),
+            None => bail!("the file has no tensor {name}"),
+        };
         if tensor.size() != shape {
             bail!("tensor {name} has shape {:?} in the file but the config implies {shape:?}", tensor.size());
         }
         Ok(tensor)
     }
 
+    /// A weight matrix `[outputs, inputs]` at the network's precision.
+    fn weight(&mut self, name: &str, outputs: i64, inputs: i64) -> Result<Weight> {
+        let weight = match self.tensors.remove(name) {
+            Some(FileTensor::Weight(weight)) => weight,
+            Some(FileTensor::Kept(tensor)) if tensor.size() == [outputs, inputs] => Weight::new(tensor, self.precision)?,
+            Some(FileTensor::Kept(tensor)) => bail!("tensor {name} has shape {:?} in the file but the config implies [{outputs}, {inputs}]", tensor.size()),
+            None => bail!("the file has no tensor {name}"),
+        };
+        if (weight.outputs(), weight.inputs()) != (outputs as usize, inputs as usize) {
+            bail!("tensor {name} has shape [{}, {}] in the file but the config implies [{outputs}, {inputs}]", weight.outputs(), weight.inputs());
+        }
+        Ok(weight)
+    }
+
     fn linear(&mut self, prefix: &str, outputs: i64, inputs: i64) -> Result<Linear> {
-        let weight = Weight::new(self.take(&format!("{prefix}.weight"), &[outputs, inputs])?, self.precision)?;
+        let weight = self.weight(&format!("{prefix}.weight"), outputs, inputs)?;
         Ok(Linear { weight, bias: self.take(&format!("{prefix}.bias"), &[outputs])? })
     }
 
@@ -444,10 +482,10 @@ impl Weights {
         let mut weights = Vec::with_capacity(3);
         let mut biases = Vec::with_capacity(3);
         for name in ["q_proj", "k_proj", "v_proj"] {
-            weights.push(self.take(&format!("{prefix}.{name}.weight"), &[hidden, hidden])?);
+            weights.push(self.weight(&format!("{prefix}.{name}.weight"), hidden, hidden)?);
             biases.push(self.take(&format!("{prefix}.{name}.bias"), &[hidden])?);
         }
-        Ok(Linear { weight: Weight::new(Tensor::f_cat(&weights, 0)?, self.precision)?, bias: Tensor::f_cat(&biases, 0)? })
+        Ok(Linear { weight: Weight::concat_outputs(weights)?, bias: Tensor::f_cat(&biases, 0)? })
     }
 
     fn layer_norm(&mut self, prefix: &str, width: i64) -> Result<LayerNorm> {

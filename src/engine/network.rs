@@ -28,7 +28,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 use super::bart::{self, Bart};
 use super::decode::StepModel;
-use super::kernels::{self, Precision};
+use super::kernels::{self, FileTensor, Precision, Weight};
 use super::seq2seq::Architecture;
 use crate::hub::weights::{self, WeightsPlan};
 
@@ -76,7 +76,7 @@ impl Network {
         let config_error = |e: serde_json::Error| anyhow!("the model config is not a valid {} config: {e}", architecture.name());
         let keep_rust_bert = std::env::var_os("PRECIS_RUST_BERT_BART").is_some_and(|v| v == "1");
         if architecture == Architecture::Bart && !keep_rust_bert && Bart::supports(config) {
-            let tensors = read_tensors(weights, plan, device)?;
+            let tensors = read_file_tensors(weights, plan, device, &Bart::stores_as_weight, precision)?;
             return Ok(Network { model: Model::OwnBart(Bart::from_tensors(tensors, config, precision)?), _weights: None });
         }
         let mut store = nn::VarStore::new(device);
@@ -113,26 +113,62 @@ impl Network {
 /// The tensors of a weights file, under the names the model expects (the plan's renaming done).
 /// On the CPU, floating-point tensors become fp32 (transformers loads fp16 files that way too).
 fn read_tensors(path: &Path, plan: &WeightsPlan, device: Device) -> Result<HashMap<String, Tensor>> {
-    let read = match path.extension().and_then(|e| e.to_str()) {
-        // Tensor by tensor: the whole file is never in memory beside its tensors.
-        Some("safetensors") => weights::read_safetensors(path)?,
-        _ => Tensor::load_multi_with_device(path, device).map_err(|e| anyhow!("{e}"))?,
-    };
-    let mut tensors = HashMap::with_capacity(read.len());
-    for (name, tensor) in read {
+    let mut tensors = HashMap::new();
+    for_each_tensor(path, plan, device, &mut |name, tensor| {
+        tensors.insert(name, tensor);
+        Ok(())
+    })?;
+    Ok(tensors)
+}
+
+/// The tensors of a weights file for one of precis's networks: each stored as a `Weight` at
+/// `precision` as soon as it is read when `stores_as_weight(name)` says so (`Some(true)`), kept
+/// (`Some(false)`) or dropped (`None`).
+fn read_file_tensors(
+    path: &Path,
+    plan: &WeightsPlan,
+    device: Device,
+    stores_as_weight: &dyn Fn(&str) -> Option<bool>,
+    precision: Precision,
+) -> Result<HashMap<String, FileTensor>> {
+    let mut tensors = HashMap::new();
+    for_each_tensor(path, plan, device, &mut |name, tensor| {
+        let stored = match stores_as_weight(&name) {
+            Some(true) if tensor.dim() == 2 => FileTensor::Weight(Weight::new(tensor, precision)?),
+            Some(_) => FileTensor::Kept(tensor),
+            None => return Ok(()),
+        };
+        tensors.insert(name, stored);
+        Ok(())
+    })?;
+    Ok(tensors)
+}
+
+/// Each tensor of a weights file, under the name the model expects, as it is read (safetensors
+/// tensor by tensor; a libtorch archive is read whole first). On the CPU, floating-point tensors
+/// become fp32 (transformers loads fp16 files that way too).
+fn for_each_tensor(path: &Path, plan: &WeightsPlan, device: Device, each: &mut dyn FnMut(String, Tensor) -> Result<()>) -> Result<()> {
+    let mut convert = |name: String, tensor: Tensor| -> Result<()> {
         let tensor = if device == Device::Cpu && tensor.is_floating_point() && tensor.kind() != Kind::Float {
             tensor.f_to_kind(Kind::Float)?
         } else {
             tensor.f_to_device(device)?
         };
-        tensors.insert(name, tensor);
-    }
-    if let WeightsPlan::RenameTiedEmbedding { from, to } = plan {
-        if let Some(tensor) = tensors.remove(from) {
-            tensors.insert(to.clone(), tensor);
+        let name = match plan {
+            WeightsPlan::RenameTiedEmbedding { from, to } if *from == name => to.clone(),
+            _ => name,
+        };
+        each(name, tensor)
+    };
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("safetensors") => weights::for_each_safetensor(path, &mut convert),
+        _ => {
+            for (name, tensor) in Tensor::load_multi_with_device(path, device).map_err(|e| anyhow!("{e}"))? {
+                convert(name, tensor)?;
+            }
+            Ok(())
         }
     }
-    Ok(tensors)
 }
 
 /// Copies every variable of `store` from the file's tensors, dropping each tensor once copied

@@ -57,6 +57,18 @@ pub fn safetensors_names(path: &Path) -> Result<Vec<String>> {
 /// Every tensor of a safetensors file, read one at a time: memory holds the tensors and at most
 /// one tensor's bytes besides (tch's reader holds the whole file as well as its tensors).
 pub fn read_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    let mut tensors = Vec::new();
+    for_each_safetensor(path, &mut |name, tensor| {
+        tensors.push((name, tensor));
+        Ok(())
+    })?;
+    Ok(tensors)
+}
+
+/// Every tensor of a safetensors file handed to `each` as soon as it is read (in file order),
+/// so that a caller that converts tensors (packs them at a lower precision) never holds the
+/// whole file's tensors at once.
+pub fn for_each_safetensor(path: &Path, each: &mut dyn FnMut(String, Tensor) -> Result<()>) -> Result<()> {
     let name = path.display();
     let len = std::fs::metadata(path).with_context(|| format!("cannot read {name}"))?.len();
     let mut header = read_safetensors_header(path, len)?;
@@ -64,7 +76,6 @@ pub fn read_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let mut file = BufReader::new(File::open(path).with_context(|| format!("cannot open {name}"))?);
     file.seek(SeekFrom::Start(header.data_start))?;
     let mut position = 0u64;
-    let mut tensors = Vec::with_capacity(header.tensors.len());
     for entry in header.tensors {
         let corrupt = |what: &str| anyhow!("the weights file {name} is corrupt (tensor {}: {what}); delete it and fetch it again", entry.name);
         if entry.start < position {
@@ -93,9 +104,11 @@ pub fn read_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
         file.read_exact(&mut data).with_context(|| format!("cannot read {name}"))?;
         position = entry.end;
         let shape: Vec<i64> = entry.shape.iter().map(|&dim| dim as i64).collect();
-        tensors.push((entry.name, Tensor::f_from_data_size(&data, &shape, kind)?));
+        let tensor = Tensor::f_from_data_size(&data, &shape, kind)?;
+        drop(data);
+        each(entry.name, tensor)?;
     }
-    Ok(tensors)
+    Ok(())
 }
 
 /// One tensor of a safetensors header; `start` and `end` are offsets into the data section.

@@ -91,6 +91,21 @@ impl Packed {
         }
     }
 
+    /// The weights of `parts` (same inputs) one after the other, as one weight: their panels
+    /// side by side when every part but the last fills whole panels, else repacked from the
+    /// widened rows (exact: widening and rounding back give the same bf16 values).
+    pub fn concat(parts: &[&Packed]) -> Packed {
+        let inputs = parts.first().map_or(0, |p| p.inputs);
+        assert!(parts.iter().all(|p| p.inputs == inputs), "parts of one weight have the same inputs");
+        let outputs: usize = parts.iter().map(|p| p.outputs).sum();
+        if parts.iter().rev().skip(1).all(|p| p.outputs % PANEL == 0) {
+            let lines = parts.iter().flat_map(|p| p.lines.iter().copied()).collect();
+            return Packed { lines, outputs, inputs, groups: inputs.div_ceil(GROUP) };
+        }
+        let rows: Vec<f32> = parts.iter().flat_map(|p| p.widened()).collect();
+        Packed::new(&rows, outputs, inputs)
+    }
+
     /// The weight as fp32 `[outputs, inputs]` (for tests and references).
     pub fn widened(&self) -> Vec<f32> {
         let mut values = vec![0f32; self.outputs * self.inputs];

@@ -94,6 +94,26 @@ impl Packed {
         }
     }
 
+    /// The weights of `parts` (same inputs) one after the other, as one weight: their panels
+    /// side by side when every part but the last fills whole panels, else requantized from the
+    /// dequantized rows (a row's scale and values come out the same).
+    pub fn concat(parts: &[&Packed], features: Features) -> Packed {
+        let inputs = parts.first().map_or(0, |p| p.inputs);
+        assert!(parts.iter().all(|p| p.inputs == inputs), "parts of one weight have the same inputs");
+        let outputs: usize = parts.iter().map(|p| p.outputs).sum();
+        if parts.iter().rev().skip(1).all(|p| p.outputs % PANEL == 0) {
+            let mut lines = Vec::with_capacity(outputs.div_ceil(PANEL) * inputs.div_ceil(GROUP));
+            let mut scales = Vec::with_capacity(outputs.div_ceil(PANEL) * PANEL);
+            for part in parts {
+                lines.extend_from_slice(&part.lines);
+                scales.extend_from_slice(&part.scales);
+            }
+            return Packed { lines, scales, outputs, inputs, groups: inputs.div_ceil(GROUP) };
+        }
+        let rows: Vec<f32> = parts.iter().flat_map(|p| p.dequantized()).collect();
+        Packed::new(&rows, outputs, inputs, features)
+    }
+
     /// The weight as fp32 `[outputs, inputs]`, dequantized (for tests and references).
     pub fn dequantized(&self) -> Vec<f32> {
         let mut values = vec![0f32; self.outputs * self.inputs];

@@ -113,6 +113,26 @@ impl Weight {
         Ok(Weight { storage, outputs, inputs, features })
     }
 
+    /// The weights of `parts` (same precision and inputs) one after the other: `[Σ outputs,
+    /// inputs]`, as `torch.cat(parts, 0)` would give (a fused q/k/v projection).
+    pub fn concat_outputs(parts: Vec<Weight>) -> Result<Weight> {
+        let Some(first) = parts.first() else { bail!("no weights to put together") };
+        let (inputs, features, precision) = (first.inputs, first.features, first.precision());
+        if parts.iter().any(|p| p.inputs != inputs || p.precision() != precision) {
+            bail!("weights put together need the same inputs and precision");
+        }
+        let outputs = parts.iter().map(|p| p.outputs).sum();
+        let storage = match precision {
+            Precision::Fp32 => {
+                let tensors: Vec<&Tensor> = parts.iter().filter_map(|p| if let Storage::Fp32(t) = &p.storage { Some(t) } else { None }).collect();
+                Storage::Fp32(Tensor::f_cat(&tensors, 0)?)
+            }
+            Precision::Bf16 => Storage::Bf16(bf16::Packed::concat(&parts.iter().filter_map(|p| if let Storage::Bf16(b) = &p.storage { Some(b) } else { None }).collect::<Vec<_>>())),
+            Precision::Int8 => Storage::Int8(int8::Packed::concat(&parts.iter().filter_map(|p| if let Storage::Int8(q) = &p.storage { Some(q) } else { None }).collect::<Vec<_>>(), features)),
+        };
+        Ok(Weight { storage, outputs, inputs, features })
+    }
+
     pub fn precision(&self) -> Precision {
         match self.storage {
             Storage::Fp32(_) => Precision::Fp32,
@@ -158,6 +178,14 @@ impl Weight {
             Storage::Int8(packed) => packed_rows(&|id, row| packed.row_into(id, row)),
         }
     }
+}
+
+/// A tensor of a weights file on its way into a network: kept as it is (biases, layer norms,
+/// positions), or stored as a [`Weight`] as soon as it was read (so that a model loaded at bf16
+/// or int8 never holds the file's fp32 copy of all its weights at once).
+pub enum FileTensor {
+    Kept(Tensor),
+    Weight(Weight),
 }
 
 /// `input · weightᵀ + bias` over the last dimension of `input` (`[..., inputs]` →

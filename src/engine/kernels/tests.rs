@@ -166,6 +166,25 @@ fn products_keep_leading_dimensions_and_refuse_mismatches() {
     assert!(Weight::new(random(&[4]), Precision::Int8).is_err(), "a 1-D weight");
 }
 
+/// Weights put together (a fused q/k/v projection) multiply as the concatenated matrix would,
+/// whether the parts fill whole panels (panels side by side) or not (repacked).
+#[test]
+fn concatenated_weights_equal_the_weight_of_the_concatenated_matrix() {
+    for outputs in [[32, 16, 48], [5, 7, 9]] {
+        let parts: Vec<Tensor> = outputs.iter().map(|&o| random(&[o, 24])).collect();
+        let whole = Tensor::cat(&parts, 0);
+        let input = random(&[3, 24]);
+        for precision in [Precision::Fp32, Precision::Bf16, Precision::Int8] {
+            let joined = Weight::concat_outputs(parts.iter().map(|p| Weight::new(p.copy(), precision).expect("part")).collect()).expect("concat");
+            let expected = values(&linear(&input, &Weight::new(whole.copy(), precision).expect("whole"), None).expect("product"));
+            assert_eq!(joined.outputs(), outputs.iter().sum::<i64>() as usize);
+            assert_eq!(values(&linear(&input, &joined, None).expect("product")), expected, "{precision:?} {outputs:?}");
+        }
+    }
+    let mixed = vec![Weight::new(random(&[4, 8]), Precision::Int8).expect("int8"), Weight::new(random(&[4, 8]), Precision::Bf16).expect("bf16")];
+    assert!(Weight::concat_outputs(mixed).is_err());
+}
+
 #[test]
 fn an_all_zero_row_quantizes_to_zeros() {
     let mut weight = values(&random(&[3, 8]));
