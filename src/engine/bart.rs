@@ -254,7 +254,17 @@ impl Bart {
 
     /// transformers' `BartEncoder.forward` with SDPA attention: encoder states
     /// `[batch, source, hidden]` for right-padded `input_ids` and their `attention_mask`.
+    ///
+    /// At fp32 the products are MKL's and the rest libtorch's, on libtorch's threads. At bf16 and
+    /// int8 the products run on precis's kernel threads, and so does everything else (libtorch
+    /// on one thread per part: attention a head at a time, layer norms and GELU a block of rows
+    /// at a time): alternating with libtorch's own threads cost a core at every product (its
+    /// OpenMP workers spin for milliseconds after each operation).
     pub fn encode(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        if self.precision != Precision::Fp32 {
+            let _threads = kernels::SingleThreadedLibtorch::always();
+            return self.encode_on_kernel_threads(input_ids, attention_mask);
+        }
         let (batch, source) = input_ids.size2()?;
         let positions = self.encoder_positions.f_narrow(0, POSITION_OFFSET, source)?;
         let embedded = self.shared.rows(&input_ids.f_view([batch * source])?)?.f_view([batch, source, self.hidden])?;
@@ -308,6 +318,85 @@ impl Bart {
             );
         }
         Ok(hidden)
+    }
+
+    /// `encode` with every operation split between the kernel threads (bf16, int8).
+    fn encode_on_kernel_threads(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        let (batch, source) = input_ids.size2()?;
+        let rows = batch * source;
+        let positions = self.encoder_positions.f_narrow(0, POSITION_OFFSET, source)?.f_repeat([batch, 1])?;
+        let embedded = self.shared.rows(&input_ids.f_view([rows])?)?.f_mul_scalar(self.embed_scale)?;
+        let width = self.hidden;
+        // layer_norm(a + b): the residual connection and the norm of one block of rows.
+        let add_norm = |inputs: &[Tensor], norm: &[Tensor], out: &Tensor| -> Result<()> {
+            let sum = inputs[0].f_add(&inputs[1])?;
+            let statistics = Tensor::f_empty([sum.size()[0], 1], (Kind::Float, sum.device()))?;
+            let _ = sum.f_native_layer_norm_out(out, &statistics, &statistics.f_empty_like()?, [width], Some(&norm[0]), Some(&norm[1]), LAYER_NORM_EPS)?;
+            Ok(())
+        };
+        let norm = |layer_norm: &LayerNorm| [layer_norm.weight.shallow_clone(), layer_norm.bias.shallow_clone()];
+        // [batch · source, hidden] throughout; attention sees [batch, heads, source, head_dim] views.
+        let embedding_norm = norm(&self.encoder_layernorm_embedding);
+        let mut hidden = kernels::map_row_blocks(&[&embedded, &positions], &[&embedding_norm[0], &embedding_norm[1]], width, &add_norm)?;
+        let mask = additive_mask(attention_mask, Kind::Float)?.f_expand([batch, 1, source, source], false)?;
+        let heads = self.encoder_heads;
+        let head_dim = self.hidden / heads;
+        let profile = super::profiling().then(|| [Cell::new(Duration::ZERO), Cell::new(Duration::ZERO), Cell::new(Duration::ZERO)]);
+        let mut clock = Instant::now();
+        let lap = |section: usize, clock: &mut Instant| {
+            if let Some(sections) = &profile {
+                StepSections::lap(&sections[section], clock);
+            }
+        };
+        let (products, attention, rest) = (0, 1, 2);
+        for layer in &self.encoder_layers {
+            lap(rest, &mut clock);
+            let qkv = layer.self_attn_qkv.apply(&hidden)?;
+            lap(products, &mut clock);
+            let qkv = qkv.f_view([batch, source, 3, heads, head_dim])?.f_permute([2, 0, 3, 1, 4])?;
+            let attended = Tensor::f_empty([batch, source, heads, head_dim], (Kind::Float, hidden.device()))?;
+            let mut parts = Vec::with_capacity((batch * heads) as usize);
+            for input in 0..batch {
+                for head in 0..heads {
+                    let pick = |which: i64| -> Result<Tensor> { Ok(qkv.f_get(which)?.f_narrow(0, input, 1)?.f_narrow(1, head, 1)?) };
+                    let out = attended.f_select(0, input)?.f_select(1, head)?;
+                    parts.push((pick(0)?, pick(1)?, pick(2)?, mask.f_narrow(0, input, 1)?, out));
+                }
+            }
+            kernels::for_each_libtorch_part(parts, &|(query, key, value, mask, out)| {
+                let one = Tensor::f_scaled_dot_product_attention(query, key, value, Some(&*mask), 0.0, false, None)?;
+                out.f_copy_(&one.f_view([source, head_dim])?)?;
+                Ok(())
+            })?;
+            lap(attention, &mut clock);
+            let attended = layer.self_attn_out.apply(&attended.f_view([rows, self.hidden])?)?;
+            lap(products, &mut clock);
+            hidden = kernels::map_row_blocks(&[&hidden, &attended], &[&layer.self_attn_layer_norm.weight, &layer.self_attn_layer_norm.bias], width, &add_norm)?;
+            lap(rest, &mut clock);
+            let expanded = layer.fc1.apply(&hidden)?;
+            lap(products, &mut clock);
+            let expanded_width = expanded.size()[1];
+            let expanded = kernels::map_row_blocks(&[&expanded], &[], expanded_width, &|inputs, _, out| {
+                let _ = inputs[0].f_gelu_out(out, "none")?;
+                Ok(())
+            })?;
+            lap(rest, &mut clock);
+            let projected = layer.fc2.apply(&expanded)?;
+            lap(products, &mut clock);
+            hidden = kernels::map_row_blocks(&[&hidden, &projected], &[&layer.final_layer_norm.weight, &layer.final_layer_norm.bias], width, &add_norm)?;
+        }
+        lap(rest, &mut clock);
+        if let Some(sections) = &profile {
+            let seconds = |section: usize| sections[section].get().as_secs_f64();
+            eprintln!(
+                "precis profile: encoder parts ({}): products {:.3} s, attention {:.3} s, layer norms, GELU and the rest {:.3} s",
+                self.precision.name(),
+                seconds(products),
+                seconds(attention),
+                seconds(rest)
+            );
+        }
+        Ok(hidden.f_view([batch, source, self.hidden])?)
     }
 
     /// Projects the encoder states to every decoder layer's cross-attention keys and values,

@@ -287,10 +287,74 @@ impl SingleThreadedLibtorch {
         if !step_runs_here(rows, precision) {
             return None;
         }
+        Some(SingleThreadedLibtorch::always())
+    }
+
+    /// For a whole pass whose work is split between the kernel threads (an encoder at bf16 or
+    /// int8: products on the kernels, the rest in [`for_each_libtorch_part`]). libtorch's own
+    /// OpenMP workers would otherwise spin after each of its operations (for milliseconds) and
+    /// take a core from the kernels' next product.
+    pub fn always() -> SingleThreadedLibtorch {
         let previous = tch::get_num_threads();
         tch::set_num_threads(1);
-        Some(SingleThreadedLibtorch { previous, _session: Session::start() })
+        SingleThreadedLibtorch { previous, _session: Session::start() }
     }
+}
+
+/// Runs `work` on each of `parts` on the kernel threads, libtorch on one thread in each (its
+/// operations are thread-safe; each part owns its tensors, views of shared storage included,
+/// and writes only its own region of an output). Returns the first error.
+pub fn for_each_libtorch_part<T: Send>(parts: Vec<T>, work: &(dyn Fn(&mut T) -> Result<()> + Sync)) -> Result<()> {
+    thread_local! {
+        static ONE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    let parts: Vec<std::sync::Mutex<T>> = parts.into_iter().map(std::sync::Mutex::new).collect();
+    let failure: std::sync::Mutex<Option<anyhow::Error>> = std::sync::Mutex::new(None);
+    super::kernel_threads::for_each_part(parts.len(), &|index| {
+        // The helper thread's libtorch would start a team of its own otherwise (the setting is
+        // per thread; the calling thread's is set by `SingleThreadedLibtorch`).
+        if !ONE_THREAD.with(|one| one.replace(true)) && tch::get_num_threads() != 1 {
+            tch::set_num_threads(1);
+        }
+        let outcome = match parts[index].lock() {
+            Ok(mut part) => work(&mut part),
+            Err(_) => Err(anyhow::anyhow!("a part of a parallel operation failed")),
+        };
+        if let Err(error) = outcome {
+            if let Ok(mut slot) = failure.lock() {
+                slot.get_or_insert(error);
+            }
+        }
+    });
+    match failure.into_inner() {
+        Ok(None) => Ok(()),
+        Ok(Some(error)) => Err(error),
+        Err(_) => bail!("a part of a parallel operation failed"),
+    }
+}
+
+/// `operation(blocks of inputs, shared, block of the output)` on blocks of rows of `inputs`
+/// (each `[rows, …]` with the same rows) and of a new fp32 output `[rows, width]`, the blocks on
+/// the kernel threads (`for_each_libtorch_part`), every block seeing all of `shared` (e.g. a
+/// layer norm's weight and bias): for element-wise and per-row operations written with
+/// libtorch's `_out` forms, so that nothing is copied twice.
+pub fn map_row_blocks(inputs: &[&Tensor], shared: &[&Tensor], width: i64, operation: &(dyn Fn(&[Tensor], &[Tensor], &Tensor) -> Result<()> + Sync)) -> Result<Tensor> {
+    let rows = inputs.first().map_or(0, |t| t.size().first().copied().unwrap_or(0));
+    if inputs.iter().any(|t| t.size().first().copied() != Some(rows)) || rows == 0 {
+        bail!("row blocks need inputs with the same number of rows");
+    }
+    let out = Tensor::f_empty([rows, width], (Kind::Float, inputs[0].device()))?;
+    // About 16 blocks: both threads get several, each long enough to pay for its dispatch.
+    let block = (rows + 15) / 16;
+    let mut parts = Vec::new();
+    for start in (0..rows).step_by(block as usize) {
+        let length = block.min(rows - start);
+        let slices = inputs.iter().map(|t| t.f_narrow(0, start, length)).collect::<std::result::Result<Vec<_>, _>>()?;
+        let shared: Vec<Tensor> = shared.iter().map(|t| t.shallow_clone()).collect();
+        parts.push((slices, shared, out.f_narrow(0, start, length)?));
+    }
+    for_each_libtorch_part(parts, &|(slices, shared, out)| operation(slices, shared, out))?;
+    Ok(out)
 }
 
 impl Drop for SingleThreadedLibtorch {
