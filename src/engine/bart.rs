@@ -90,10 +90,14 @@ pub struct Bart {
 
 /// What every step of one decoding reads from the encoder side.
 pub struct Source {
-    /// Per layer: cross-attention keys `[batch, heads, source, head_dim]` and values transposed,
-    /// `[batch, heads, head_dim, source]` (the layout the attention kernel streams), one per input.
+    /// Per layer, one per input: for the attention kernel (`kernel_layout`), keys transposed
+    /// `[batch, heads, head_dim, positions]` and values `[batch, heads, positions, head_dim]`,
+    /// positions padded to a multiple of 16 with zeros; for libtorch's products, keys `[batch,
+    /// heads, source, head_dim]` and values transposed `[batch, heads, head_dim, source]`.
     cross_keys_values: Vec<(Tensor, Tensor)>,
-    /// Additive encoder mask, `[batch, source]` (0 or the dtype's minimum, as transformers).
+    kernel_layout: bool,
+    /// Additive encoder mask, `[batch, positions]` (0 or the dtype's minimum, as transformers;
+    /// the minimum at padding positions too).
     encoder_mask: Tensor,
     batch: i64,
     beams: i64,
@@ -403,20 +407,30 @@ impl Bart {
     /// once per input (`encoder_states` `[batch, source, hidden]`, not expanded per beam).
     pub fn prepare(&self, encoder_states: &Tensor, attention_mask: &Tensor, beams: usize) -> Result<Source> {
         let (batch, source, _) = encoder_states.size3()?;
+        let kernel_layout = kernels::step_runs_here(batch as usize * beams, self.precision) && kernels::attention::applies(self.decoder_head_dim(), kernels::cpu::features());
+        let padding = if kernel_layout { (kernels::attention::POSITION_BLOCK - source % kernels::attention::POSITION_BLOCK) % kernels::attention::POSITION_BLOCK } else { 0 };
         let cross_keys_values = self
             .decoder_layers
             .iter()
             .map(|layer| {
-                let key = layer.encoder_attn_k.apply(encoder_states)?;
-                let value = layer.encoder_attn_v.apply(encoder_states)?;
-                let key = self.split_heads(&key, batch, source)?.f_contiguous()?;
-                let value_transposed = self.split_heads(&value, batch, source)?.f_transpose(2, 3)?.f_contiguous()?;
-                Ok((key, value_transposed))
+                let key = self.split_heads(&layer.encoder_attn_k.apply(encoder_states)?, batch, source)?;
+                let value = self.split_heads(&layer.encoder_attn_v.apply(encoder_states)?, batch, source)?;
+                if !kernel_layout {
+                    return Ok((key.f_contiguous()?, value.f_transpose(2, 3)?.f_contiguous()?));
+                }
+                // [batch, heads, source, head_dim] → padded positions, keys transposed.
+                let key = key.f_constant_pad_nd([0, 0, 0, padding])?.f_transpose(2, 3)?.f_contiguous()?;
+                let value = value.f_constant_pad_nd([0, 0, 0, padding])?.f_contiguous()?;
+                Ok((key, value))
             })
             .collect::<Result<Vec<_>>>()?;
         let encoder_mask = additive_mask(attention_mask, encoder_states.kind())?.f_view([batch, source])?;
+        let encoder_mask = match padding {
+            0 => encoder_mask,
+            _ => Tensor::f_cat(&[encoder_mask.shallow_clone(), Tensor::f_full([batch, padding], minimum(encoder_states.kind())?, (encoder_states.kind(), encoder_states.device()))?], 1)?,
+        };
         let profile = super::profiling().then(StepSections::default);
-        Ok(Source { cross_keys_values, encoder_mask, batch, beams: beams as i64, profile })
+        Ok(Source { cross_keys_values, kernel_layout, encoder_mask, batch, beams: beams as i64, profile })
     }
 
     /// Next-token logits `[rows, vocab]` for `last_tokens` (`[rows, 1]`, rows = batch × beams,
@@ -503,17 +517,19 @@ impl Bart {
     /// The beams of each input attend together to the input's shared keys and values: with
     /// precis's kernel (`kernels::attend`) when the step runs on the kernel threads, else as the
     /// rows of one `[beams, head_dim] × [head_dim, source]` product per head.
-    fn cross_attention(&self, layer: &DecoderLayer, hidden: &Tensor, key: &Tensor, value_transposed: &Tensor, source: &Source) -> Result<Tensor> {
+    fn cross_attention(&self, layer: &DecoderLayer, hidden: &Tensor, key: &Tensor, value: &Tensor, source: &Source) -> Result<Tensor> {
         let rows = hidden.size()[0];
         let (heads, head_dim) = (self.decoder_heads, self.decoder_head_dim());
         let query = layer.encoder_attn_q.apply(hidden)?.f_mul_scalar((head_dim as f64).powf(-0.5))?;
-        let attended = match kernels::step_runs_here(rows as usize, self.precision) {
-            true => kernels::attend(&query, key, value_transposed, &source.encoder_mask, kernels::cpu::features())?,
+        let attended = match source.kernel_layout {
+            true => kernels::attend(&query, key, value, &source.encoder_mask, kernels::cpu::features())?,
             false => None,
         };
         let output = match attended {
             Some(output) => output,
+            None if source.kernel_layout => bail!("the attention kernel declined the keys and values laid out for it"),
             None => {
+                let value_transposed = value;
                 // [batch·beams, hidden] → [batch, heads, beams, head_dim]
                 let query = query.f_reshape([source.batch, source.beams, heads, head_dim])?.f_transpose(1, 2)?;
                 let mask = source.encoder_mask.f_view([source.batch, 1, 1, -1])?;
