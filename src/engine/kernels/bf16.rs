@@ -134,12 +134,14 @@ pub unsafe fn product(input: &[f32], rows: usize, packed: &Packed, bias: Option<
     let kind = Kernel::choose(features);
     let job = Job { packed, input: &padded, bias, out: &out };
     tiles::for_each_panel_block(packed.panels(), kind.panels_per_tile(rows), &|first_panel, panels| {
+        // Every tile writes the sums it later reads: zeroed once per part, not per tile.
+        let mut sums: Sums = [[0.0; 4 * PANEL]; 12];
         for (first_row, tile_rows) in tiles::row_tiles(rows, kind.rows_per_tile(rows)) {
             let mut panel = first_panel;
             while panel < first_panel + panels {
                 let width = kind.panels_per_tile(rows).min(first_panel + panels - panel);
                 // SAFETY: the tile lies within the rows and this part's panels.
-                unsafe { job.run(kind, first_row, tile_rows, panel, width) };
+                unsafe { job.run(kind, first_row, tile_rows, panel, width, &mut sums) };
                 panel += width;
             }
         }
@@ -196,8 +198,7 @@ impl Job<'_> {
     /// # Safety
     /// The tile must lie within the product's rows and panels, and its columns belong to the
     /// calling part.
-    unsafe fn run(&self, kind: Kernel, first_row: usize, rows: usize, first_panel: usize, panels: usize) {
-        let mut sums: Sums = [[0.0; 4 * PANEL]; 12];
+    unsafe fn run(&self, kind: Kernel, first_row: usize, rows: usize, first_panel: usize, panels: usize, sums: &mut Sums) {
         let groups = self.packed.groups;
         let lines = &self.packed.lines[first_panel * groups..(first_panel + panels) * groups];
         let stride = self.input.stride;
@@ -205,15 +206,11 @@ impl Job<'_> {
         match kind {
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512 => match panels {
-                4 => dispatch_rows!(rows, avx512_tile4, a, stride, lines, groups, &mut sums),
-                2 => dispatch_rows!(rows, avx512_tile2, a, stride, lines, groups, &mut sums),
+                4 => dispatch_rows!(rows, avx512_tile4, a, stride, lines, groups, sums, 0),
+                2 => dispatch_rows!(rows, avx512_tile2, a, stride, lines, groups, sums, 0),
                 _ => {
                     for panel in 0..panels {
-                        let mut one: Sums = [[0.0; 4 * PANEL]; 12];
-                        dispatch_rows!(rows, avx512_tile1, a, stride, &lines[panel * groups..(panel + 1) * groups], groups, &mut one);
-                        for r in 0..rows {
-                            sums[r][panel * PANEL..(panel + 1) * PANEL].copy_from_slice(&one[r][..PANEL]);
-                        }
+                        dispatch_rows!(rows, avx512_tile1, a, stride, &lines[panel * groups..(panel + 1) * groups], groups, sums, panel * PANEL);
                     }
                 }
             },
@@ -224,22 +221,18 @@ impl Job<'_> {
                     let mut start = 0;
                     while start < rows {
                         let count = (rows - start).min(4);
-                        let mut one: Sums = [[0.0; 4 * PANEL]; 12];
-                        let a = &a[start * stride..];
+                        let (a, sums) = (&a[start * stride..], &mut sums[start..]);
                         match count {
-                            1 => avx2_tile::<1>(a, stride, panel_lines, &mut one),
-                            2 => avx2_tile::<2>(a, stride, panel_lines, &mut one),
-                            3 => avx2_tile::<3>(a, stride, panel_lines, &mut one),
-                            _ => avx2_tile::<4>(a, stride, panel_lines, &mut one),
-                        }
-                        for r in 0..count {
-                            sums[start + r][panel * PANEL..(panel + 1) * PANEL].copy_from_slice(&one[r][..PANEL]);
+                            1 => avx2_tile::<1>(a, stride, panel_lines, sums, panel * PANEL),
+                            2 => avx2_tile::<2>(a, stride, panel_lines, sums, panel * PANEL),
+                            3 => avx2_tile::<3>(a, stride, panel_lines, sums, panel * PANEL),
+                            _ => avx2_tile::<4>(a, stride, panel_lines, sums, panel * PANEL),
                         }
                         start += count;
                     }
                 }
             }
-            _ => portable_sums(a, stride, lines, groups, rows, panels, &mut sums),
+            _ => portable_sums(a, stride, lines, groups, rows, panels, sums),
         }
         let first_column = first_panel * PANEL;
         let columns = (panels * PANEL).min(self.out.columns - first_column);
@@ -277,25 +270,25 @@ fn portable_sums(a: &[f32], stride: usize, lines: &[Line], groups: usize, rows: 
 }
 
 #[cfg(target_arch = "x86_64")]
-unsafe fn avx512_tile1<const ROWS: usize>(a: &[f32], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums) {
-    avx512_tile::<ROWS, 1>(a, stride, lines, groups, sums)
+unsafe fn avx512_tile1<const ROWS: usize>(a: &[f32], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums, column: usize) {
+    avx512_tile::<ROWS, 1>(a, stride, lines, groups, sums, column)
 }
 
 #[cfg(target_arch = "x86_64")]
-unsafe fn avx512_tile2<const ROWS: usize>(a: &[f32], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums) {
-    avx512_tile::<ROWS, 2>(a, stride, lines, groups, sums)
+unsafe fn avx512_tile2<const ROWS: usize>(a: &[f32], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums, column: usize) {
+    avx512_tile::<ROWS, 2>(a, stride, lines, groups, sums, column)
 }
 
 #[cfg(target_arch = "x86_64")]
-unsafe fn avx512_tile4<const ROWS: usize>(a: &[f32], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums) {
-    avx512_tile::<ROWS, 4>(a, stride, lines, groups, sums)
+unsafe fn avx512_tile4<const ROWS: usize>(a: &[f32], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums, column: usize) {
+    avx512_tile::<ROWS, 4>(a, stride, lines, groups, sums, column)
 }
 
 /// `ROWS` input rows × `PANELS` panels: per pair of inputs, one 512-bit load per panel, widened
 /// to the even inputs' and the odd inputs' weights, and two FMAs per row and panel.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,fma")]
-unsafe fn avx512_tile<const ROWS: usize, const PANELS: usize>(a: &[f32], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums) {
+unsafe fn avx512_tile<const ROWS: usize, const PANELS: usize>(a: &[f32], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums, column: usize) {
     use std::arch::x86_64::*;
     assert!(lines.len() >= PANELS * groups && a.len() >= (ROWS - 1) * stride + groups * GROUP, "tile out of bounds");
     let mut acc = [[_mm512_setzero_ps(); PANELS]; ROWS];
@@ -321,7 +314,7 @@ unsafe fn avx512_tile<const ROWS: usize, const PANELS: usize>(a: &[f32], stride:
     }
     for (row, row_acc) in acc.iter().enumerate() {
         for (panel, value) in row_acc.iter().enumerate() {
-            _mm512_storeu_ps(sums[row][panel * PANEL..].as_mut_ptr(), *value);
+            _mm512_storeu_ps(sums[row][column + panel * PANEL..].as_mut_ptr(), *value);
         }
     }
 }
@@ -329,7 +322,7 @@ unsafe fn avx512_tile<const ROWS: usize, const PANELS: usize>(a: &[f32], stride:
 /// `ROWS` input rows × one panel on AVX2 + FMA: a line is two vectors of 8 outputs.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn avx2_tile<const ROWS: usize>(a: &[f32], stride: usize, lines: &[Line], sums: &mut Sums) {
+unsafe fn avx2_tile<const ROWS: usize>(a: &[f32], stride: usize, lines: &[Line], sums: &mut [[f32; 4 * PANEL]], column: usize) {
     use std::arch::x86_64::*;
     let groups = lines.len();
     assert!(a.len() >= (ROWS - 1) * stride + groups * GROUP, "tile out of bounds");
@@ -350,7 +343,7 @@ unsafe fn avx2_tile<const ROWS: usize>(a: &[f32], stride: usize, lines: &[Line],
         }
     }
     for (row, row_acc) in acc.iter().enumerate() {
-        _mm256_storeu_ps(sums[row].as_mut_ptr(), row_acc[0]);
-        _mm256_storeu_ps(sums[row][8..].as_mut_ptr(), row_acc[1]);
+        _mm256_storeu_ps(sums[row][column..].as_mut_ptr(), row_acc[0]);
+        _mm256_storeu_ps(sums[row][column + 8..].as_mut_ptr(), row_acc[1]);
     }
 }

@@ -234,12 +234,14 @@ pub unsafe fn product(input: &[f32], rows: usize, packed: &Packed, bias: Option<
     let widened = (kind == Kernel::Avx2).then(|| widen_pairs(&quantized.values));
     let job = Job { packed, quantized: &quantized, widened: widened.as_ref(), bias, out: &out };
     tiles::for_each_panel_block(packed.panels(), kind.panels_per_tile(rows), &|first_panel, panels| {
+        // Every tile writes the sums it later reads: zeroed once per part, not per tile.
+        let mut sums: Sums = [[0; 4 * PANEL]; 12];
         for (first_row, tile_rows) in tiles::row_tiles(rows, kind.rows_per_tile(rows)) {
             let mut panel = first_panel;
             while panel < first_panel + panels {
                 let width = kind.panels_per_tile(rows).min(first_panel + panels - panel);
                 // SAFETY: the tile lies within the rows and this part's panels.
-                unsafe { job.run(kind, first_row, tile_rows, panel, width) };
+                unsafe { job.run(kind, first_row, tile_rows, panel, width, &mut sums) };
                 panel += width;
             }
         }
@@ -305,19 +307,18 @@ impl Job<'_> {
     /// # Safety
     /// The tile must lie within the product's rows and panels, and its columns belong to the
     /// calling part.
-    unsafe fn run(&self, kind: Kernel, first_row: usize, rows: usize, first_panel: usize, panels: usize) {
-        let mut sums: Sums = [[0; 4 * PANEL]; 12];
+    unsafe fn run(&self, kind: Kernel, first_row: usize, rows: usize, first_panel: usize, panels: usize, sums: &mut Sums) {
         let lines = &self.packed.lines[first_panel * self.packed.groups..(first_panel + panels) * self.packed.groups];
         let values = &self.quantized.values;
         let a = &values.values[first_row * values.stride..];
         match kind {
             #[cfg(target_arch = "x86_64")]
-            Kernel::Vnni512 => vnni512_dispatch(a, values.stride, lines, self.packed.groups, rows, panels, &mut sums),
+            Kernel::Vnni512 => vnni512_dispatch(a, values.stride, lines, self.packed.groups, rows, panels, sums),
             #[cfg(target_arch = "x86_64")]
             Kernel::AvxVnni => {
                 for panel in 0..panels {
                     let panel_lines = &lines[panel * self.packed.groups..(panel + 1) * self.packed.groups];
-                    avx_vnni_dispatch(a, values.stride, panel_lines, rows, &mut sums, panel);
+                    avx_vnni_dispatch(a, values.stride, panel_lines, rows, sums, panel);
                 }
             }
             #[cfg(target_arch = "x86_64")]
@@ -326,12 +327,12 @@ impl Job<'_> {
                 let a = &widened.values[first_row * widened.stride..];
                 for panel in 0..panels {
                     let panel_lines = &lines[panel * self.packed.groups..(panel + 1) * self.packed.groups];
-                    avx2_dispatch(a, widened.stride, panel_lines, rows, &mut sums, panel);
+                    avx2_dispatch(a, widened.stride, panel_lines, rows, sums, panel);
                 }
             }
-            _ => portable_sums(a, values.stride, lines, self.packed.groups, rows, panels, &mut sums),
+            _ => portable_sums(a, values.stride, lines, self.packed.groups, rows, panels, sums),
         }
-        self.finish(&sums, first_row, rows, first_panel, panels, kind);
+        self.finish(sums, first_row, rows, first_panel, panels, kind);
     }
 
     /// `out = (sum − correction) × (input scale × weight scale) + bias`, in that order of
@@ -442,41 +443,36 @@ pub(crate) use dispatch_rows;
 #[cfg(target_arch = "x86_64")]
 unsafe fn vnni512_dispatch(a: &[i8], stride: usize, lines: &[Line], groups: usize, rows: usize, panels: usize, sums: &mut Sums) {
     match panels {
-        4 => dispatch_rows!(rows, vnni512_tile4, a, stride, lines, groups, sums),
-        2 => dispatch_rows!(rows, vnni512_tile2, a, stride, lines, groups, sums),
+        4 => dispatch_rows!(rows, vnni512_tile4, a, stride, lines, groups, sums, 0),
+        2 => dispatch_rows!(rows, vnni512_tile2, a, stride, lines, groups, sums, 0),
         _ => {
             for panel in 0..panels {
-                let panel_lines = &lines[panel * groups..(panel + 1) * groups];
-                let mut one: Sums = [[0; 4 * PANEL]; 12];
-                dispatch_rows!(rows, vnni512_tile1, a, stride, panel_lines, groups, &mut one);
-                for r in 0..rows {
-                    sums[r][panel * PANEL..(panel + 1) * PANEL].copy_from_slice(&one[r][..PANEL]);
-                }
+                dispatch_rows!(rows, vnni512_tile1, a, stride, &lines[panel * groups..(panel + 1) * groups], groups, sums, panel * PANEL);
             }
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
-unsafe fn vnni512_tile1<const ROWS: usize>(a: &[i8], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums) {
-    vnni512_tile::<ROWS, 1>(a, stride, lines, groups, sums)
+unsafe fn vnni512_tile1<const ROWS: usize>(a: &[i8], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums, column: usize) {
+    vnni512_tile::<ROWS, 1>(a, stride, lines, groups, sums, column)
 }
 
 #[cfg(target_arch = "x86_64")]
-unsafe fn vnni512_tile2<const ROWS: usize>(a: &[i8], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums) {
-    vnni512_tile::<ROWS, 2>(a, stride, lines, groups, sums)
+unsafe fn vnni512_tile2<const ROWS: usize>(a: &[i8], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums, column: usize) {
+    vnni512_tile::<ROWS, 2>(a, stride, lines, groups, sums, column)
 }
 
 #[cfg(target_arch = "x86_64")]
-unsafe fn vnni512_tile4<const ROWS: usize>(a: &[i8], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums) {
-    vnni512_tile::<ROWS, 4>(a, stride, lines, groups, sums)
+unsafe fn vnni512_tile4<const ROWS: usize>(a: &[i8], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums, column: usize) {
+    vnni512_tile::<ROWS, 4>(a, stride, lines, groups, sums, column)
 }
 
 /// `ROWS` input rows × `PANELS` panels with `vpdpbusd`: per group of 4 inputs, one 512-bit load
 /// per panel and one broadcast per row.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn vnni512_tile<const ROWS: usize, const PANELS: usize>(a: &[i8], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums) {
+unsafe fn vnni512_tile<const ROWS: usize, const PANELS: usize>(a: &[i8], stride: usize, lines: &[Line], groups: usize, sums: &mut Sums, column: usize) {
     use std::arch::x86_64::*;
     assert!(lines.len() >= PANELS * groups && a.len() >= (ROWS - 1) * stride + groups * GROUP, "tile out of bounds");
     let mut acc = [[_mm512_setzero_si512(); PANELS]; ROWS];
@@ -496,7 +492,7 @@ unsafe fn vnni512_tile<const ROWS: usize, const PANELS: usize>(a: &[i8], stride:
     }
     for (row, row_acc) in acc.iter().enumerate() {
         for (panel, value) in row_acc.iter().enumerate() {
-            _mm512_storeu_si512(sums[row][panel * PANEL..].as_mut_ptr() as *mut _, *value);
+            _mm512_storeu_si512(sums[row][column + panel * PANEL..].as_mut_ptr() as *mut _, *value);
         }
     }
 }
@@ -506,18 +502,14 @@ unsafe fn avx_vnni_dispatch(a: &[i8], stride: usize, lines: &[Line], rows: usize
     let mut start = 0;
     while start < rows {
         let count = (rows - start).min(6);
-        let mut one: Sums = [[0; 4 * PANEL]; 12];
-        let a = &a[start * stride..];
+        let (a, sums) = (&a[start * stride..], &mut sums[start..]);
         match count {
-            1 => avx_vnni_tile::<1>(a, stride, lines, &mut one),
-            2 => avx_vnni_tile::<2>(a, stride, lines, &mut one),
-            3 => avx_vnni_tile::<3>(a, stride, lines, &mut one),
-            4 => avx_vnni_tile::<4>(a, stride, lines, &mut one),
-            5 => avx_vnni_tile::<5>(a, stride, lines, &mut one),
-            _ => avx_vnni_tile::<6>(a, stride, lines, &mut one),
-        }
-        for r in 0..count {
-            sums[start + r][panel * PANEL..(panel + 1) * PANEL].copy_from_slice(&one[r][..PANEL]);
+            1 => avx_vnni_tile::<1>(a, stride, lines, sums, panel * PANEL),
+            2 => avx_vnni_tile::<2>(a, stride, lines, sums, panel * PANEL),
+            3 => avx_vnni_tile::<3>(a, stride, lines, sums, panel * PANEL),
+            4 => avx_vnni_tile::<4>(a, stride, lines, sums, panel * PANEL),
+            5 => avx_vnni_tile::<5>(a, stride, lines, sums, panel * PANEL),
+            _ => avx_vnni_tile::<6>(a, stride, lines, sums, panel * PANEL),
         }
         start += count;
     }
@@ -527,7 +519,7 @@ unsafe fn avx_vnni_dispatch(a: &[i8], stride: usize, lines: &[Line], rows: usize
 /// vectors of 8 outputs.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avxvnni")]
-unsafe fn avx_vnni_tile<const ROWS: usize>(a: &[i8], stride: usize, lines: &[Line], sums: &mut Sums) {
+unsafe fn avx_vnni_tile<const ROWS: usize>(a: &[i8], stride: usize, lines: &[Line], sums: &mut [[i32; 4 * PANEL]], column: usize) {
     use std::arch::x86_64::*;
     let groups = lines.len();
     assert!(a.len() >= (ROWS - 1) * stride + groups * GROUP, "tile out of bounds");
@@ -543,8 +535,8 @@ unsafe fn avx_vnni_tile<const ROWS: usize>(a: &[i8], stride: usize, lines: &[Lin
         }
     }
     for (row, row_acc) in acc.iter().enumerate() {
-        _mm256_storeu_si256(sums[row].as_mut_ptr() as *mut _, row_acc[0]);
-        _mm256_storeu_si256(sums[row][8..].as_mut_ptr() as *mut _, row_acc[1]);
+        _mm256_storeu_si256(sums[row][column..].as_mut_ptr() as *mut _, row_acc[0]);
+        _mm256_storeu_si256(sums[row][column + 8..].as_mut_ptr() as *mut _, row_acc[1]);
     }
 }
 
@@ -553,16 +545,12 @@ unsafe fn avx2_dispatch(a: &[i16], stride: usize, lines: &[Line], rows: usize, s
     let mut start = 0;
     while start < rows {
         let count = (rows - start).min(4);
-        let mut one: Sums = [[0; 4 * PANEL]; 12];
-        let a = &a[start * stride..];
+        let (a, sums) = (&a[start * stride..], &mut sums[start..]);
         match count {
-            1 => avx2_tile::<1>(a, stride, lines, &mut one),
-            2 => avx2_tile::<2>(a, stride, lines, &mut one),
-            3 => avx2_tile::<3>(a, stride, lines, &mut one),
-            _ => avx2_tile::<4>(a, stride, lines, &mut one),
-        }
-        for r in 0..count {
-            sums[start + r][panel * PANEL..(panel + 1) * PANEL].copy_from_slice(&one[r][..PANEL]);
+            1 => avx2_tile::<1>(a, stride, lines, sums, panel * PANEL),
+            2 => avx2_tile::<2>(a, stride, lines, sums, panel * PANEL),
+            3 => avx2_tile::<3>(a, stride, lines, sums, panel * PANEL),
+            _ => avx2_tile::<4>(a, stride, lines, sums, panel * PANEL),
         }
         start += count;
     }
@@ -573,7 +561,7 @@ unsafe fn avx2_dispatch(a: &[i16], stride: usize, lines: &[Line], rows: usize, s
 /// `vpmaddwd`, which sums each pair into 32 bits exactly.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn avx2_tile<const ROWS: usize>(a: &[i16], stride: usize, lines: &[Line], sums: &mut Sums) {
+unsafe fn avx2_tile<const ROWS: usize>(a: &[i16], stride: usize, lines: &[Line], sums: &mut [[i32; 4 * PANEL]], column: usize) {
     use std::arch::x86_64::*;
     let groups = lines.len();
     assert!(a.len() >= (ROWS - 1) * stride + groups * GROUP, "tile out of bounds");
@@ -595,7 +583,7 @@ unsafe fn avx2_tile<const ROWS: usize>(a: &[i16], stride: usize, lines: &[Line],
         }
     }
     for (row, row_acc) in acc.iter().enumerate() {
-        _mm256_storeu_si256(sums[row].as_mut_ptr() as *mut _, row_acc[0]);
-        _mm256_storeu_si256(sums[row][8..].as_mut_ptr() as *mut _, row_acc[1]);
+        _mm256_storeu_si256(sums[row][column..].as_mut_ptr() as *mut _, row_acc[0]);
+        _mm256_storeu_si256(sums[row][column + 8..].as_mut_ptr() as *mut _, row_acc[1]);
     }
 }
