@@ -35,6 +35,14 @@ const PROSE_RICH_MAX_LINK_DENSITY: f64 = 0.3;
 /// A semantic container (`<article>` …) wins when it holds at least this share of the
 /// paragraph text of the best-scored block.
 const SEMANTIC_MIN_SHARE_OF_BEST: f64 = 0.5;
+/// A paragraph with more of its text inside links than this is navigation (a related
+/// headline, "Click here to get the app"), not prose.
+const MAX_PARAGRAPH_LINK_DENSITY: f64 = 0.66;
+/// A boilerplate-classed block is kept when a content container inside it holds at least
+/// this much prose…
+const MIN_WRAPPED_STORY_CHARS: usize = 500;
+/// …and at least this share of the block's prose.
+const WRAPPED_STORY_SHARE: f64 = 0.5;
 /// Loose text (outside paragraph elements) is kept next to real paragraphs only when it is
 /// at least this long and ends like a sentence.
 const MIN_LOOSE_PROSE_CHARS: usize = 100;
@@ -54,8 +62,14 @@ pub(super) fn extract(input_name: &str, source: &str) -> Extracted {
     let page = PageIndex::build(&document);
     let analysis = Analysis::of(&page);
 
+    if std::env::var_os("PRECIS_DEBUG_HTML").is_some() {
+        debug_dump(&page, &analysis);
+    }
     let mut paragraphs = Vec::new();
     if let Some(roots) = analysis.main_blocks(&page) {
+        if std::env::var_os("PRECIS_DEBUG_HTML").is_some() {
+            for &r in &roots { eprintln!("ROOT {}", describe(&page, &analysis, r)); }
+        }
         paragraphs = analysis.paragraphs(&page, &roots);
     }
     if paragraphs.is_empty() {
@@ -71,9 +85,38 @@ pub(super) fn extract(input_name: &str, source: &str) -> Extracted {
     }
 }
 
+fn describe(page: &PageIndex<'_>, analysis: &Analysis, index: usize) -> String {
+    let e = &page.elements[index];
+    let v = match e.verdict { ClassVerdict::Neutral => "", ClassVerdict::Content => "+", ClassVerdict::Layout => "L", ClassVerdict::WeakBoilerplate => "w", ClassVerdict::Boilerplate => "B" };
+    format!("#{index} {}.{}{} {} score={:.1} tot={} raw_par={} ld={:.2}", e.name, e.label.chars().take(60).collect::<String>(), v, if analysis.excluded[index] {"EXCL"} else {""}, analysis.score[index], analysis.total[index].chars, analysis.total[index].paragraph_chars, analysis.total[index].link_density())
+}
+
+fn debug_dump(page: &PageIndex<'_>, analysis: &Analysis) {
+    if let Some(needle) = std::env::var_os("PRECIS_DEBUG_FIND") {
+        let needle = needle.to_string_lossy().to_string();
+        for event in &page.events {
+            if let Event::Text(i, text) = event {
+                if text.contains(&needle) {
+                    eprintln!("FOUND {}", describe(page, analysis, *i));
+                    let mut a = page.elements[*i].parent;
+                    while let Some(x) = a { eprintln!("     < {}", describe(page, analysis, x)); a = page.elements[x].parent; }
+                }
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..page.elements.len()).collect();
+    order.sort_by(|&a, &b| analysis.score[b].total_cmp(&analysis.score[a]));
+    for &i in order.iter().take(6) {
+        eprintln!("TOP {}", describe(page, analysis, i));
+        let mut a = page.elements[i].parent;
+        while let Some(x) = a { eprintln!("     < {}", describe(page, analysis, x)); a = page.elements[x].parent; }
+    }
+}
+
 /// One element of the page, in document (pre-)order: parents come before their children.
 struct ElementEntry<'a> {
     name: &'a str,
+    label: String,
     parent: Option<usize>,
     kind: ElementKind,
     verdict: ClassVerdict,
@@ -86,6 +129,8 @@ enum ElementKind {
     Paragraph,
     /// `<h1>`: the headline.
     Headline,
+    /// `<td>`, `<th>`: a table row's cells are one paragraph, the cells separated by spaces.
+    TableCell,
     /// Other block-level elements: they end a paragraph but do not make one.
     Block,
     Link,
@@ -97,9 +142,15 @@ enum ElementKind {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ClassVerdict {
     Neutral,
+    /// `<article>`, `<main>`, `itemprop=articleBody`, or a class such as `entry-content`: a
+    /// likely home of the story.
+    Content,
     /// Layout words (sidebar, menu, `<form>`): boilerplate unless full of prose.
-    Suspect,
-    /// Share, related, comment, ad … blocks: always boilerplate.
+    Layout,
+    /// Words such as "ad", "widget", "modal" without a content word: boilerplate unless the
+    /// block wraps the story or is most of the content container around it.
+    WeakBoilerplate,
+    /// Share, related, comment … blocks: boilerplate unless they wrap the story.
     Boilerplate,
 }
 
@@ -131,6 +182,7 @@ impl<'a> PageIndex<'a> {
                 let entry = index.elements.len();
                 index.elements.push(ElementEntry {
                     name: element.value().name(),
+                    label: format!("{}#{}", element.value().attr("class").unwrap_or(""), element.value().attr("id").unwrap_or("")),
                     parent: open.last().copied(),
                     kind: element_kind(element.value().name()),
                     verdict: class_verdict(element),
@@ -184,6 +236,11 @@ impl TextStats {
         self.commas += other.commas;
     }
 
+    /// Characters outside links: what a reader reads.
+    fn prose_chars(&self) -> usize {
+        self.chars - self.link_chars
+    }
+
     fn link_density(&self) -> f64 {
         if self.chars == 0 {
             0.0
@@ -196,6 +253,7 @@ impl TextStats {
 /// Per-element facts derived from the index, each computed by one pass over it.
 struct Analysis {
     in_paragraph: Vec<bool>,
+    in_link: Vec<bool>,
     /// Text directly inside the element (not in child elements).
     own: Vec<TextStats>,
     /// Text of the element and its non-excluded descendants.
@@ -212,8 +270,8 @@ impl Analysis {
         for (index, entry) in page.elements.iter().enumerate() {
             let parent = entry.parent;
             in_link[index] = entry.kind == ElementKind::Link || parent.is_some_and(|p| in_link[p]);
-            in_paragraph[index] =
-                entry.kind == ElementKind::Paragraph || parent.is_some_and(|p| in_paragraph[p]);
+            in_paragraph[index] = matches!(entry.kind, ElementKind::Paragraph | ElementKind::TableCell)
+                || parent.is_some_and(|p| in_paragraph[p]);
         }
 
         let mut own = vec![TextStats::default(); count];
@@ -241,12 +299,60 @@ impl Analysis {
             }
         }
 
+        // The prose of the largest content container (`<article>`, `entry-content` …) inside
+        // each element, itself included: a class word never removes the block that wraps the
+        // story ("Page-ad-margins", "widget Blog", "non-ad-column" around an `<article>`).
+        let mut inner_container_prose = vec![0usize; count];
+        for index in (0..count).rev() {
+            if page.elements[index].verdict == ClassVerdict::Content {
+                inner_container_prose[index] =
+                    inner_container_prose[index].max(raw_total[index].prose_chars());
+            }
+            if let Some(parent) = page.elements[index].parent {
+                inner_container_prose[parent] =
+                    inner_container_prose[parent].max(inner_container_prose[index]);
+            }
+        }
+        let wraps_the_story = |index: usize| {
+            let container = inner_container_prose[index];
+            container >= MIN_WRAPPED_STORY_CHARS
+                && container as f64 >= WRAPPED_STORY_SHARE * raw_total[index].prose_chars() as f64
+        };
+
+        // The prose of each element's nearest content container above it (0 when none).
+        let mut container_above_prose = vec![0usize; count];
+        for (index, entry) in page.elements.iter().enumerate() {
+            if let Some(parent) = entry.parent {
+                container_above_prose[index] = if page.elements[parent].verdict == ClassVerdict::Content {
+                    raw_total[parent].prose_chars()
+                } else {
+                    container_above_prose[parent]
+                };
+            }
+        }
+        // A layout or weakly-worded block ("elementor-widget-container") that holds most of
+        // the container around it is that container's story.
+        let is_the_story_of_its_container = |index: usize| {
+            let prose = raw_total[index].prose_chars();
+            let container = container_above_prose[index];
+            container > 0
+                && prose >= MIN_WRAPPED_STORY_CHARS
+                && prose as f64 >= WRAPPED_STORY_SHARE * container as f64
+        };
+
         let mut excluded = vec![false; count];
         for (index, entry) in page.elements.iter().enumerate() {
             let boilerplate = match entry.verdict {
-                ClassVerdict::Neutral => false,
-                ClassVerdict::Boilerplate => true,
-                ClassVerdict::Suspect => !is_prose_rich(&raw_total[index]),
+                ClassVerdict::Neutral | ClassVerdict::Content => false,
+                ClassVerdict::Boilerplate => !wraps_the_story(index),
+                ClassVerdict::WeakBoilerplate => {
+                    !wraps_the_story(index) && !is_the_story_of_its_container(index)
+                }
+                ClassVerdict::Layout => {
+                    !is_prose_rich(&raw_total[index])
+                        && !wraps_the_story(index)
+                        && !is_the_story_of_its_container(index)
+                }
             };
             excluded[index] = boilerplate || entry.parent.is_some_and(|p| excluded[p]);
         }
@@ -269,6 +375,7 @@ impl Analysis {
 
         let mut analysis = Analysis {
             in_paragraph,
+            in_link,
             own,
             total,
             excluded,
@@ -366,9 +473,13 @@ impl Analysis {
     /// The paragraphs of the given blocks (and their descendants), in document order.
     fn paragraphs(&self, page: &PageIndex<'_>, roots: &[usize]) -> Vec<String> {
         let count = page.elements.len();
+        let mut is_root = vec![false; count];
+        for &root in roots {
+            is_root[root] = true;
+        }
         let mut emitted = vec![false; count];
         for (index, entry) in page.elements.iter().enumerate() {
-            let inside = roots.contains(&index) || entry.parent.is_some_and(|p| emitted[p]);
+            let inside = is_root[index] || entry.parent.is_some_and(|p| emitted[p]);
             emitted[index] = inside && !self.excluded[index] && entry.kind != ElementKind::Headline;
         }
 
@@ -382,11 +493,12 @@ impl Analysis {
                     ElementKind::LineBreak if emitted[index] && matches!(event, Event::Open(_)) => {
                         collector.line_break()
                     }
+                    ElementKind::TableCell => collector.cell_boundary(),
                     _ => {}
                 },
                 Event::Text(index, text) => {
                     if emitted[index] {
-                        collector.text(text, self.in_paragraph[index]);
+                        collector.text(text, self.in_paragraph[index], self.in_link[index]);
                     }
                 }
             }
@@ -407,6 +519,9 @@ struct ParagraphCollector {
     paragraphs: Vec<CollectedParagraph>,
     buffer: String,
     buffer_in_paragraph_element: bool,
+    /// Visible characters in the buffer, and how many of them are inside links.
+    buffer_chars: usize,
+    buffer_link_chars: usize,
     /// `<br>`s since the last visible text: two in a row end a paragraph (old-style pages).
     pending_line_breaks: usize,
 }
@@ -414,10 +529,11 @@ struct ParagraphCollector {
 struct CollectedParagraph {
     text: String,
     from_paragraph_element: bool,
+    link_density: f64,
 }
 
 impl ParagraphCollector {
-    fn text(&mut self, text: &str, in_paragraph_element: bool) {
+    fn text(&mut self, text: &str, in_paragraph_element: bool, in_link: bool) {
         if text.trim().is_empty() {
             self.buffer.push(' ');
             return;
@@ -426,8 +542,17 @@ impl ParagraphCollector {
             self.end_paragraph();
         }
         self.pending_line_breaks = 0;
+        let chars = text.chars().filter(|c| !c.is_whitespace()).count();
+        self.buffer_chars += chars;
+        if in_link {
+            self.buffer_link_chars += chars;
+        }
         self.buffer.push_str(text);
         self.buffer_in_paragraph_element |= in_paragraph_element;
+    }
+
+    fn cell_boundary(&mut self) {
+        self.buffer.push(' ');
     }
 
     fn line_break(&mut self) {
@@ -442,10 +567,13 @@ impl ParagraphCollector {
             self.paragraphs.push(CollectedParagraph {
                 text,
                 from_paragraph_element: self.buffer_in_paragraph_element,
+                link_density: self.buffer_link_chars as f64 / self.buffer_chars.max(1) as f64,
             });
         }
         self.buffer.clear();
         self.buffer_in_paragraph_element = false;
+        self.buffer_chars = 0;
+        self.buffer_link_chars = 0;
     }
 
     fn finish(self) -> Vec<String> {
@@ -459,6 +587,7 @@ impl ParagraphCollector {
                 || !has_paragraph_elements
                 || reads_like_prose(&paragraph.text);
             if keep
+                && paragraph.link_density <= MAX_PARAGRAPH_LINK_DENSITY
                 && !is_boilerplate_phrase(&paragraph.text)
                 && kept.last() != Some(&paragraph.text)
             {
@@ -570,11 +699,12 @@ fn element_kind(name: &str) -> ElementKind {
             ElementKind::Paragraph
         }
         "h1" => ElementKind::Headline,
+        "td" | "th" => ElementKind::TableCell,
         "a" => ElementKind::Link,
         "br" => ElementKind::LineBreak,
         "address" | "article" | "body" | "center" | "details" | "div" | "dl" | "fieldset"
         | "form" | "hr" | "html" | "legend" | "main" | "ol" | "pre" | "section" | "summary"
-        | "table" | "tbody" | "td" | "tfoot" | "th" | "thead" | "tr" | "caption" | "ul"
+        | "table" | "tbody" | "tfoot" | "thead" | "tr" | "caption" | "ul"
         | "hgroup" => ElementKind::Block,
         _ => ElementKind::Inline,
     }
@@ -665,106 +795,177 @@ fn is_semantic_body(element: ElementRef<'_>) -> bool {
     })
 }
 
-/// Judges an element by the words in its class and id (split at `-`, `_`, spaces, …).
+/// Class and id words that mark a block as never the story: comments, sharing, related links,
+/// bylines, captions … A word in a content-like class does not clear them ("comment-body" is
+/// still a comment).
+const BOILERPLATE_WORDS: &[&str] = &[
+    "share",
+    "sharing",
+    "sharebar",
+    "social",
+    "related",
+    "comment",
+    "comments",
+    "commenting",
+    "disqus",
+    "reply",
+    "replies",
+    "newsletter",
+    "subscribe",
+    "subscription",
+    "signup",
+    "promo",
+    "promotion",
+    "advert",
+    "advertisement",
+    "advertising",
+    "ads",
+    "adslot",
+    "sponsor",
+    "sponsored",
+    "outbrain",
+    "taboola",
+    "recommended",
+    "recommendations",
+    "recirc",
+    "recirculation",
+    "trending",
+    "popular",
+    "cookie",
+    "cookies",
+    "consent",
+    "gdpr",
+    "breadcrumb",
+    "breadcrumbs",
+    "byline",
+    "caption",
+    "credit",
+    "credits",
+    "author",
+    "bio",
+    "tags",
+    "meta",
+    "dateline",
+    "timestamp",
+];
+
+/// Words that usually mark furniture but are also found on the classes of article wrappers
+/// ("ad_body", "box article modal-enabled", "widget Blog", "article-body pagination-first"):
+/// they count only when no word of the element's classes says "content".
+const WEAK_BOILERPLATE_WORDS: &[&str] = &[
+    "ad",
+    "modal",
+    "popup",
+    "widget",
+    "pagination",
+    "pager",
+    "toolbar",
+    "paywall",
+    "skip",
+];
+
+/// Page layout: boilerplate unless the block turns out to hold the prose (some sites wrap the
+/// whole page in one).
+const LAYOUT_WORDS: &[&str] = &[
+    "sidebar",
+    "nav",
+    "navbar",
+    "navigation",
+    "menu",
+    "footer",
+    "header",
+    "masthead",
+    "banner",
+    "rail",
+];
+
+/// Words that say "this holds the article" (readability's positive and "maybe" classes).
+const CONTENT_WORDS: &[&str] = &[
+    "article", "body", "content", "entry", "main", "post", "story", "text",
+];
+
+/// Whole class names that hide an element from sighted readers (screen-reader labels, and
+/// Bootstrap's `hidden`); partial matches such as `hidden-xs` or `field-label-hidden` are
+/// ordinary visible elements.
+const HIDING_CLASSES: &[&str] = &[
+    "hidden",
+    "invisible",
+    "is-hidden",
+    "visually-hidden",
+    "visuallyhidden",
+    "sr-only",
+    "screen-reader-text",
+    "screenreader-only",
+    "element-invisible",
+];
+
+/// Judges an element by the words in its class and id (split at `-`, `_`, spaces and
+/// lower-to-upper case changes: `relatedStories` → related, stories).
 fn class_verdict(element: ElementRef<'_>) -> ClassVerdict {
-    const BOILERPLATE_WORDS: &[&str] = &[
-        "share",
-        "sharing",
-        "sharebar",
-        "social",
-        "related",
-        "comment",
-        "comments",
-        "commenting",
-        "newsletter",
-        "subscribe",
-        "subscription",
-        "signup",
-        "promo",
-        "promotion",
-        "advert",
-        "advertisement",
-        "advertising",
-        "ad",
-        "ads",
-        "adslot",
-        "sponsor",
-        "sponsored",
-        "outbrain",
-        "taboola",
-        "disqus",
-        "recommended",
-        "recommendations",
-        "recirc",
-        "recirculation",
-        "trending",
-        "popular",
-        "cookie",
-        "cookies",
-        "consent",
-        "gdpr",
-        "paywall",
-        "popup",
-        "modal",
-        "breadcrumb",
-        "breadcrumbs",
-        "byline",
-        "caption",
-        "credit",
-        "credits",
-        "author",
-        "tags",
-        "toolbar",
-        "pagination",
-        "pager",
-        "skip",
-        "hidden",
-        "invisible",
-        "visually",
-        "screenreader",
-        "widget",
-        "meta",
-        "dateline",
-        "timestamp",
-    ];
-    const LAYOUT_WORDS: &[&str] = &[
-        "sidebar",
-        "nav",
-        "navbar",
-        "navigation",
-        "menu",
-        "footer",
-        "header",
-        "masthead",
-        "banner",
-        "rail",
-    ];
     let value = element.value();
     let name = value.name();
-    if matches!(name, "html" | "body" | "article" | "main") || is_semantic_body(element) {
+    if matches!(name, "html" | "body") {
         return ClassVerdict::Neutral;
     }
-    let mut verdict = if name == "form" {
-        ClassVerdict::Suspect
-    } else {
-        ClassVerdict::Neutral
-    };
+    if is_semantic_body(element) {
+        return ClassVerdict::Content;
+    }
+    let mut strong = false;
+    let mut weak = false;
+    let mut layout = name == "form";
+    let mut content = false;
     let labels = value.attr("class").into_iter().chain(value.attr("id"));
     for label in labels {
-        for word in label
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|word| !word.is_empty())
-        {
-            let word = word.to_ascii_lowercase();
-            if BOILERPLATE_WORDS.contains(&word.as_str()) {
-                return ClassVerdict::Boilerplate;
+        for token in label.split_whitespace() {
+            if HIDING_CLASSES.iter().any(|hiding| token.eq_ignore_ascii_case(hiding)) {
+                strong = true;
             }
-            if LAYOUT_WORDS.contains(&word.as_str()) {
-                verdict = ClassVerdict::Suspect;
+            for word in class_words(token) {
+                let word = word.as_str();
+                strong |= BOILERPLATE_WORDS.contains(&word);
+                weak |= WEAK_BOILERPLATE_WORDS.contains(&word);
+                layout |= LAYOUT_WORDS.contains(&word);
+                content |= CONTENT_WORDS.contains(&word);
             }
         }
     }
-    verdict
+    if strong {
+        ClassVerdict::Boilerplate
+    } else if weak && !content {
+        ClassVerdict::WeakBoilerplate
+    } else if layout {
+        ClassVerdict::Layout
+    } else if content || matches!(name, "article" | "main") {
+        ClassVerdict::Content
+    } else {
+        ClassVerdict::Neutral
+    }
+}
+
+/// The lower-case words of one class name: split at non-alphanumerics and where a lower-case
+/// letter or digit is followed by an upper-case one.
+fn class_words(token: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut previous_lower = false;
+    for character in token.chars() {
+        if !character.is_ascii_alphanumeric() {
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            previous_lower = false;
+            continue;
+        }
+        if character.is_ascii_uppercase() && previous_lower && !current.is_empty() {
+            words.push(std::mem::take(&mut current));
+        }
+        previous_lower = character.is_ascii_lowercase() || character.is_ascii_digit();
+        current.push(character.to_ascii_lowercase());
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
 }
 
 enum Visit<'a> {
