@@ -38,6 +38,10 @@ const SEMANTIC_MIN_SHARE_OF_BEST: f64 = 0.5;
 /// A paragraph with more of its text inside links than this is navigation (a related
 /// headline, "Click here to get the app"), not prose.
 const MAX_PARAGRAPH_LINK_DENSITY: f64 = 0.66;
+/// An inline element inside a paragraph with at least this many links…
+const MIN_LINK_CLUSTER_LINKS: usize = 3;
+/// …and at least this share of its text in them is a cluster of links, not part of the sentence.
+const MIN_LINK_CLUSTER_DENSITY: f64 = 0.9;
 /// A boilerplate-classed block is kept when a content container inside it holds at least
 /// this much prose…
 const MIN_WRAPPED_STORY_CHARS: usize = 500;
@@ -121,6 +125,9 @@ struct ElementEntry<'a> {
     kind: ElementKind,
     verdict: ClassVerdict,
     is_semantic_body: bool,
+    /// `<article>`, `<main>`, `itemprop=articleBody`, or a class naming the story's body
+    /// (`entry-content`, `article-body`, `storyText` …).
+    is_story_container: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -187,6 +194,7 @@ impl<'a> PageIndex<'a> {
                     kind: element_kind(element.value().name()),
                     verdict: class_verdict(element),
                     is_semantic_body: is_semantic_body(element),
+                    is_story_container: is_story_container(element),
                 });
                 index.events.push(Event::Open(entry));
                 open.push(entry);
@@ -205,7 +213,39 @@ impl<'a> PageIndex<'a> {
                 true
             }
         });
+        index.treat_text_only_divs_as_paragraphs();
         index
+    }
+
+    /// A `<div>` that holds only text and inline elements is a paragraph written with the
+    /// wrong tag (readability's "DIV to P"): it ends a paragraph and votes like `<p>`.
+    fn treat_text_only_divs_as_paragraphs(&mut self) {
+        let count = self.elements.len();
+        let mut has_block_inside = vec![false; count];
+        let mut has_text = vec![false; count];
+        for event in &self.events {
+            if let Event::Text(index, text) = *event {
+                if !text.trim().is_empty() {
+                    has_text[index] = true;
+                }
+            }
+        }
+        for index in (0..count).rev() {
+            if let Some(parent) = self.elements[index].parent {
+                let is_block = !matches!(
+                    self.elements[index].kind,
+                    ElementKind::Link | ElementKind::LineBreak | ElementKind::Inline
+                );
+                has_block_inside[parent] |= is_block || has_block_inside[index];
+                has_text[parent] |= has_text[index];
+            }
+        }
+        for index in 0..count {
+            let entry = &mut self.elements[index];
+            if entry.name == "div" && !has_block_inside[index] && has_text[index] {
+                entry.kind = ElementKind::Paragraph;
+            }
+        }
     }
 
     fn body(&self) -> Option<usize> {
@@ -290,23 +330,40 @@ impl Analysis {
             }
         }
 
-        // Children follow their parents in the index, so a reverse pass sums subtrees.
-        let mut raw_total = own.clone();
+        let nothing_excluded = vec![false; count];
+        let raw_total = subtree_totals(page, &own, &nothing_excluded);
+
+        // Links in each subtree, for spotting link clusters inside paragraphs.
+        let mut links = vec![0usize; count];
         for index in (0..count).rev() {
+            if page.elements[index].kind == ElementKind::Link {
+                links[index] += 1;
+            }
             if let Some(parent) = page.elements[index].parent {
-                let child = raw_total[index];
-                raw_total[parent].add(child);
+                links[parent] += links[index];
             }
         }
+        // An inline element inside a paragraph that is nothing but several links (a name's
+        // hover card listing its latest headlines, "Related: A | B | C") is not the sentence
+        // it sits in.
+        let mut in_link_cluster = vec![false; count];
+        for (index, entry) in page.elements.iter().enumerate() {
+            let is_cluster = entry.kind == ElementKind::Inline
+                && entry.parent.is_some_and(|parent| in_paragraph[parent])
+                && links[index] >= MIN_LINK_CLUSTER_LINKS
+                && raw_total[index].link_density() >= MIN_LINK_CLUSTER_DENSITY;
+            in_link_cluster[index] = is_cluster || entry.parent.is_some_and(|p| in_link_cluster[p]);
+        }
+        let clean_total = subtree_totals(page, &own, &in_link_cluster);
 
-        // The prose of the largest content container (`<article>`, `entry-content` …) inside
+        // The prose of the largest story container (`<article>`, `entry-content` …) inside
         // each element, itself included: a class word never removes the block that wraps the
-        // story ("Page-ad-margins", "widget Blog", "non-ad-column" around an `<article>`).
+        // story ("Page-ad-margins", "non-ad-column" around an `<article>`).
         let mut inner_container_prose = vec![0usize; count];
         for index in (0..count).rev() {
-            if page.elements[index].verdict == ClassVerdict::Content {
+            if page.elements[index].is_story_container {
                 inner_container_prose[index] =
-                    inner_container_prose[index].max(raw_total[index].prose_chars());
+                    inner_container_prose[index].max(clean_total[index].prose_chars());
             }
             if let Some(parent) = page.elements[index].parent {
                 inner_container_prose[parent] =
@@ -316,62 +373,21 @@ impl Analysis {
         let wraps_the_story = |index: usize| {
             let container = inner_container_prose[index];
             container >= MIN_WRAPPED_STORY_CHARS
-                && container as f64 >= WRAPPED_STORY_SHARE * raw_total[index].prose_chars() as f64
+                && container as f64 >= WRAPPED_STORY_SHARE * clean_total[index].prose_chars() as f64
         };
 
-        // The prose of each element's nearest content container above it (0 when none).
-        let mut container_above_prose = vec![0usize; count];
-        for (index, entry) in page.elements.iter().enumerate() {
-            if let Some(parent) = entry.parent {
-                container_above_prose[index] = if page.elements[parent].verdict == ClassVerdict::Content {
-                    raw_total[parent].prose_chars()
-                } else {
-                    container_above_prose[parent]
-                };
-            }
-        }
-        // A layout or weakly-worded block ("elementor-widget-container") that holds most of
-        // the container around it is that container's story.
-        let is_the_story_of_its_container = |index: usize| {
-            let prose = raw_total[index].prose_chars();
-            let container = container_above_prose[index];
-            container > 0
-                && prose >= MIN_WRAPPED_STORY_CHARS
-                && prose as f64 >= WRAPPED_STORY_SHARE * container as f64
-        };
-
-        let mut excluded = vec![false; count];
+        let mut excluded = in_link_cluster;
         for (index, entry) in page.elements.iter().enumerate() {
             let boilerplate = match entry.verdict {
                 ClassVerdict::Neutral | ClassVerdict::Content => false,
-                ClassVerdict::Boilerplate => !wraps_the_story(index),
-                ClassVerdict::WeakBoilerplate => {
-                    !wraps_the_story(index) && !is_the_story_of_its_container(index)
-                }
+                ClassVerdict::Boilerplate | ClassVerdict::WeakBoilerplate => !wraps_the_story(index),
                 ClassVerdict::Layout => {
-                    !is_prose_rich(&raw_total[index])
-                        && !wraps_the_story(index)
-                        && !is_the_story_of_its_container(index)
+                    !is_prose_rich(&clean_total[index]) && !wraps_the_story(index)
                 }
             };
-            excluded[index] = boilerplate || entry.parent.is_some_and(|p| excluded[p]);
+            excluded[index] |= boilerplate || entry.parent.is_some_and(|p| excluded[p]);
         }
-
-        let mut total: Vec<TextStats> = (0..count)
-            .map(|index| {
-                if excluded[index] {
-                    TextStats::default()
-                } else {
-                    own[index]
-                }
-            })
-            .collect();
-        for index in (0..count).rev() {
-            if let (false, Some(parent)) = (excluded[index], page.elements[index].parent) {
-                let child = total[index];
-                total[parent].add(child);
-            }
-        }
+        let total = subtree_totals(page, &own, &excluded);
 
         let mut analysis = Analysis {
             in_paragraph,
@@ -394,7 +410,9 @@ impl Analysis {
             if self.excluded[index] {
                 continue;
             }
-            let (stats, first_voter) = if entry.name == "p" {
+            let votes_as_paragraph = entry.name == "p"
+                || (entry.name == "div" && entry.kind == ElementKind::Paragraph);
+            let (stats, first_voter) = if votes_as_paragraph {
                 (self.total[index], entry.parent)
             } else if matches!(entry.name, "div" | "section" | "td" | "article" | "main")
                 && self.own[index].chars >= MIN_LOOSE_BLOCK_CHARS
@@ -506,6 +524,23 @@ impl Analysis {
         collector.end_paragraph();
         collector.finish()
     }
+}
+
+/// Each element's text and that of its descendants, leaving out the `excluded` subtrees.
+/// Children follow their parents in the index, so one reverse pass sums every subtree.
+fn subtree_totals(page: &PageIndex<'_>, own: &[TextStats], excluded: &[bool]) -> Vec<TextStats> {
+    let mut total: Vec<TextStats> = own
+        .iter()
+        .zip(excluded)
+        .map(|(stats, &excluded)| if excluded { TextStats::default() } else { *stats })
+        .collect();
+    for index in (0..total.len()).rev() {
+        if let (false, Some(parent)) = (excluded[index], page.elements[index].parent) {
+            let child = total[index];
+            total[parent].add(child);
+        }
+    }
+    total
 }
 
 fn is_prose_rich(stats: &TextStats) -> bool {
@@ -845,6 +880,7 @@ const BOILERPLATE_WORDS: &[&str] = &[
     "bio",
     "tags",
     "meta",
+    "cta",
     "dateline",
     "timestamp",
 ];
@@ -856,7 +892,6 @@ const WEAK_BOILERPLATE_WORDS: &[&str] = &[
     "ad",
     "modal",
     "popup",
-    "widget",
     "pagination",
     "pager",
     "toolbar",
@@ -878,6 +913,33 @@ const LAYOUT_WORDS: &[&str] = &[
     "banner",
     "rail",
 ];
+
+/// Words of a class that names the story's body: one of these…
+const STORY_WORDS: &[&str] = &["article", "entry", "post", "story", "blog", "news"];
+/// …with one of these ("entry-content", "articleBody", "post-text").
+const BODY_WORDS: &[&str] = &["body", "content", "text"];
+
+/// Whether the element is where pages put the story: `<article>`, `<main>`,
+/// `itemprop=articleBody`, or a class or id such as `entry-content`, `article-body`,
+/// `storyText`, `articlebody`.
+fn is_story_container(element: ElementRef<'_>) -> bool {
+    let value = element.value();
+    if matches!(value.name(), "article" | "main") || is_semantic_body(element) {
+        return true;
+    }
+    let labels = value.attr("class").into_iter().chain(value.attr("id"));
+    labels.flat_map(str::split_whitespace).any(|token| {
+        let words = class_words(token);
+        let has = |list: &[&str], word: &str| list.contains(&word);
+        let story = words.iter().any(|word| has(STORY_WORDS, word));
+        let body = words.iter().any(|word| has(BODY_WORDS, word));
+        let compound = words.iter().any(|word| {
+            STORY_WORDS.iter().any(|story| word.starts_with(story))
+                && BODY_WORDS.iter().any(|body| word.ends_with(body))
+        });
+        (story && body) || compound
+    })
+}
 
 /// Words that say "this holds the article" (readability's positive and "maybe" classes).
 const CONTENT_WORDS: &[&str] = &[
@@ -912,6 +974,8 @@ fn class_verdict(element: ElementRef<'_>) -> ClassVerdict {
     }
     let mut strong = false;
     let mut weak = false;
+    // A heading or paragraph is never a page region, whatever its class ("card-header").
+    let can_be_layout = !matches!(element_kind(name), ElementKind::Paragraph);
     let mut layout = name == "form";
     let mut content = false;
     let labels = value.attr("class").into_iter().chain(value.attr("id"));
@@ -924,7 +988,7 @@ fn class_verdict(element: ElementRef<'_>) -> ClassVerdict {
                 let word = word.as_str();
                 strong |= BOILERPLATE_WORDS.contains(&word);
                 weak |= WEAK_BOILERPLATE_WORDS.contains(&word);
-                layout |= LAYOUT_WORDS.contains(&word);
+                layout |= can_be_layout && LAYOUT_WORDS.contains(&word);
                 content |= CONTENT_WORDS.contains(&word);
             }
         }
