@@ -35,6 +35,9 @@ const PROSE_RICH_MAX_LINK_DENSITY: f64 = 0.3;
 /// A semantic container (`<article>` …) wins when it holds at least this share of the
 /// paragraph text of the best-scored block.
 const SEMANTIC_MIN_SHARE_OF_BEST: f64 = 0.5;
+/// A fragment this short without closing punctuation, left at the end of the text, is the
+/// label of a removed widget ("comments", "Share").
+const MAX_LABEL_CHARS: usize = 40;
 /// A paragraph with more of its text inside links than this is navigation (a related
 /// headline, "Click here to get the app"), not prose.
 const MAX_PARAGRAPH_LINK_DENSITY: f64 = 0.66;
@@ -294,6 +297,8 @@ impl TextStats {
 struct Analysis {
     in_paragraph: Vec<bool>,
     in_link: Vec<bool>,
+    /// Inside a list item or a table cell: data, whatever its length.
+    in_list_or_table: Vec<bool>,
     /// Text directly inside the element (not in child elements).
     own: Vec<TextStats>,
     /// Text of the element and its non-excluded descendants.
@@ -307,11 +312,14 @@ impl Analysis {
         let count = page.elements.len();
         let mut in_link = vec![false; count];
         let mut in_paragraph = vec![false; count];
+        let mut in_list_or_table = vec![false; count];
         for (index, entry) in page.elements.iter().enumerate() {
             let parent = entry.parent;
             in_link[index] = entry.kind == ElementKind::Link || parent.is_some_and(|p| in_link[p]);
             in_paragraph[index] = matches!(entry.kind, ElementKind::Paragraph | ElementKind::TableCell)
                 || parent.is_some_and(|p| in_paragraph[p]);
+            in_list_or_table[index] = matches!(entry.name, "li" | "dd" | "dt" | "td" | "th")
+                || parent.is_some_and(|p| in_list_or_table[p]);
         }
 
         let mut own = vec![TextStats::default(); count];
@@ -346,12 +354,23 @@ impl Analysis {
         // An inline element inside a paragraph that is nothing but several links (a name's
         // hover card listing its latest headlines, "Related: A | B | C") is not the sentence
         // it sits in.
-        let mut in_link_cluster = vec![false; count];
-        for (index, entry) in page.elements.iter().enumerate() {
-            let is_cluster = entry.kind == ElementKind::Inline
+        // The innermost such element is the cluster, so that a link the sentence needs (the
+        // name the hover card belongs to) stays.
+        let mut looks_like_cluster = vec![false; count];
+        let mut child_looks_like_cluster = vec![false; count];
+        for index in (0..count).rev() {
+            let entry = &page.elements[index];
+            looks_like_cluster[index] = entry.kind == ElementKind::Inline
                 && entry.parent.is_some_and(|parent| in_paragraph[parent])
                 && links[index] >= MIN_LINK_CLUSTER_LINKS
                 && raw_total[index].link_density() >= MIN_LINK_CLUSTER_DENSITY;
+            if let (true, Some(parent)) = (looks_like_cluster[index], entry.parent) {
+                child_looks_like_cluster[parent] = true;
+            }
+        }
+        let mut in_link_cluster = vec![false; count];
+        for (index, entry) in page.elements.iter().enumerate() {
+            let is_cluster = looks_like_cluster[index] && !child_looks_like_cluster[index];
             in_link_cluster[index] = is_cluster || entry.parent.is_some_and(|p| in_link_cluster[p]);
         }
         let clean_total = subtree_totals(page, &own, &in_link_cluster);
@@ -392,6 +411,7 @@ impl Analysis {
         let mut analysis = Analysis {
             in_paragraph,
             in_link,
+            in_list_or_table,
             own,
             total,
             excluded,
@@ -506,7 +526,10 @@ impl Analysis {
             match *event {
                 Event::Open(index) | Event::Close(index) => match page.elements[index].kind {
                     ElementKind::Paragraph | ElementKind::Headline | ElementKind::Block => {
-                        collector.end_paragraph()
+                        collector.end_paragraph();
+                        if matches!(event, Event::Open(_)) {
+                            collector.heading_level = heading_level(page.elements[index].name);
+                        }
                     }
                     ElementKind::LineBreak if emitted[index] && matches!(event, Event::Open(_)) => {
                         collector.line_break()
@@ -516,7 +539,12 @@ impl Analysis {
                 },
                 Event::Text(index, text) => {
                     if emitted[index] {
-                        collector.text(text, self.in_paragraph[index], self.in_link[index]);
+                        collector.text(
+                            text,
+                            self.in_paragraph[index],
+                            self.in_link[index],
+                            self.in_list_or_table[index],
+                        );
                     }
                 }
             }
@@ -557,6 +585,9 @@ struct ParagraphCollector {
     /// Visible characters in the buffer, and how many of them are inside links.
     buffer_chars: usize,
     buffer_link_chars: usize,
+    /// Set while the buffer holds a `<h2>`–`<h6>` heading: its level.
+    heading_level: Option<u8>,
+    buffer_in_list_or_table: bool,
     /// `<br>`s since the last visible text: two in a row end a paragraph (old-style pages).
     pending_line_breaks: usize,
 }
@@ -565,10 +596,12 @@ struct CollectedParagraph {
     text: String,
     from_paragraph_element: bool,
     link_density: f64,
+    heading_level: Option<u8>,
+    in_list_or_table: bool,
 }
 
 impl ParagraphCollector {
-    fn text(&mut self, text: &str, in_paragraph_element: bool, in_link: bool) {
+    fn text(&mut self, text: &str, in_paragraph_element: bool, in_link: bool, in_list_or_table: bool) {
         if text.trim().is_empty() {
             self.buffer.push(' ');
             return;
@@ -584,6 +617,7 @@ impl ParagraphCollector {
         }
         self.buffer.push_str(text);
         self.buffer_in_paragraph_element |= in_paragraph_element;
+        self.buffer_in_list_or_table |= in_list_or_table;
     }
 
     fn cell_boundary(&mut self) {
@@ -603,8 +637,12 @@ impl ParagraphCollector {
                 text,
                 from_paragraph_element: self.buffer_in_paragraph_element,
                 link_density: self.buffer_link_chars as f64 / self.buffer_chars.max(1) as f64,
+                heading_level: self.heading_level,
+                in_list_or_table: self.buffer_in_list_or_table,
             });
         }
+        self.heading_level = None;
+        self.buffer_in_list_or_table = false;
         self.buffer.clear();
         self.buffer_in_paragraph_element = false;
         self.buffer_chars = 0;
@@ -616,7 +654,7 @@ impl ParagraphCollector {
             .paragraphs
             .iter()
             .any(|paragraph| paragraph.from_paragraph_element);
-        let mut kept: Vec<String> = Vec::new();
+        let mut kept: Vec<CollectedParagraph> = Vec::new();
         for paragraph in self.paragraphs {
             let keep = paragraph.from_paragraph_element
                 || !has_paragraph_elements
@@ -624,13 +662,63 @@ impl ParagraphCollector {
             if keep
                 && paragraph.link_density <= MAX_PARAGRAPH_LINK_DENSITY
                 && !is_boilerplate_phrase(&paragraph.text)
-                && kept.last() != Some(&paragraph.text)
+                && kept.last().map(|last| &last.text) != Some(&paragraph.text)
             {
-                kept.push(paragraph.text);
+                kept.push(paragraph);
             }
         }
-        kept
+        drop_orphan_labels(&mut kept);
+        kept.into_iter().map(|paragraph| paragraph.text).collect()
     }
+}
+
+/// Removes headings left without a paragraph under them and short labels left at the end:
+/// what they introduced ("Comments", "Related news", "About the author") was boilerplate and
+/// is gone. A heading followed by a heading of a higher rank (an `<h3>` by an `<h2>`), or
+/// by nothing, is such a label; so is a short fragment without closing punctuation at the
+/// very end (list items and table rows are data, not labels). Runs of same-rank headings are kept: they are often the story's own list.
+fn drop_orphan_labels(paragraphs: &mut Vec<CollectedParagraph>) {
+    while paragraphs.last().is_some_and(|last| {
+        last.heading_level.is_some() || (!last.in_list_or_table && is_short_fragment(&last.text))
+    }) && paragraphs.len() > 1
+    {
+        paragraphs.pop();
+    }
+    let mut next_heading_level: Option<u8> = None;
+    let mut keep = vec![true; paragraphs.len()];
+    for (index, paragraph) in paragraphs.iter().enumerate().rev() {
+        if let Some(level) = paragraph.heading_level {
+            if next_heading_level.is_some_and(|next| next < level) {
+                keep[index] = false;
+                continue;
+            }
+        }
+        next_heading_level = paragraph.heading_level;
+    }
+    let mut index = 0;
+    paragraphs.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
+}
+
+fn is_short_fragment(text: &str) -> bool {
+    text.chars().count() <= MAX_LABEL_CHARS && !ends_like_a_sentence(text)
+}
+
+fn heading_level(name: &str) -> Option<u8> {
+    match name {
+        "h2" => Some(2),
+        "h3" => Some(3),
+        "h4" => Some(4),
+        "h5" => Some(5),
+        "h6" => Some(6),
+        _ => None,
+    }
+}
+
+fn ends_like_a_sentence(text: &str) -> bool {
+    text.ends_with(['.', '!', '?', '"', '”', '’', '…', ':', ')'])
 }
 
 fn reads_like_prose(text: &str) -> bool {
