@@ -3,24 +3,34 @@
 //! The page is parsed once (after [`nesting_guard`](super::nesting_guard) has capped absurd
 //! nesting) and walked once, iteratively, into a flat index: one entry per element (parent,
 //! kind, class verdict) plus the text in document order. Every later step is a loop over
-//! that index, so no step recurses and none is worse than linear.
+//! that index (sums and maxima over subtrees are reverse passes, inherited flags forward
+//! passes), so no step recurses and none is worse than linear.
 //!
 //! 1. Never content: `script`, `style`, `nav`, `header`, `footer`, `aside`, `figure`,
 //!    hidden elements, ARIA landmarks such as `role="navigation"`.
-//! 2. Boilerplate by class/id: share, related, comment, newsletter, ad … blocks. Layout words
-//!    (sidebar, menu, `<form>`) only count when the block is not full of prose, because some
-//!    sites wrap the whole page in one.
+//! 2. Boilerplate by class/id ([`class_names`](super::class_names)): share, related,
+//!    comment, byline, caption, ad … blocks; layout words (sidebar, menu, `<form>`) only when
+//!    the block is not full of prose. A class word never removes a block that wraps the
+//!    story: when a story container (`<article>`, `entry-content` …) inside it holds most of
+//!    its prose, the block stays ("Page-ad-margins", "non-ad-column" around an `<article>`).
+//!    Inside a paragraph, an inline element that is only a cluster of links (a hover card
+//!    listing a name's latest headlines) is left out, so it is not fused onto the sentence.
 //! 3. The main block: `[itemprop=articleBody]`, `<article>` or `<main>` when present and
 //!    holding a fair share of the paragraph text; else the element whose paragraphs score
-//!    highest (length, commas, few links), with its similarly scored siblings.
-//! 4. Paragraphs: text of `<p>`, `<h2>`–`<h6>`, `<li>`, `<blockquote>` (and `<dd>`/`<dt>`),
-//!    one paragraph each; loose text between blocks only where the page has no such elements
-//!    or it reads like prose. `<h1>` is the title and is not repeated in the text.
+//!    highest (length, commas, few links), with its similarly scored siblings. A `<div>`
+//!    holding only text and inline elements counts as a paragraph.
+//! 4. Paragraphs: text of `<p>`, `<h2>`–`<h6>`, `<li>`, `<blockquote>`, `<dd>`/`<dt>`, and
+//!    table rows (cells joined by spaces), one paragraph each; loose text between blocks only
+//!    where the page has no such elements or it reads like prose. `<h1>` is the title and is
+//!    not repeated in the text. Paragraphs mostly made of links (related headlines, "click
+//!    here" lines) are dropped, and so are the labels of removed widgets: a heading with
+//!    nothing under it, a short fragment left at the end ("comments").
 
 use std::borrow::Cow;
 
 use scraper::{ElementRef, Html, Node, Selector};
 
+use super::class_names::{self, ClassVerdict};
 use super::nesting_guard;
 use super::{normalize_paragraph, Extracted};
 
@@ -69,14 +79,9 @@ pub(super) fn extract(input_name: &str, source: &str) -> Extracted {
     let page = PageIndex::build(&document);
     let analysis = Analysis::of(&page);
 
-    if std::env::var_os("PRECIS_DEBUG_HTML").is_some() {
-        debug_dump(&page, &analysis);
-    }
     let mut paragraphs = Vec::new();
     if let Some(roots) = analysis.main_blocks(&page) {
-        if std::env::var_os("PRECIS_DEBUG_HTML").is_some() {
-            for &r in &roots { eprintln!("ROOT {}", describe(&page, &analysis, r)); }
-        }
+
         paragraphs = analysis.paragraphs(&page, &roots);
     }
     if paragraphs.is_empty() {
@@ -92,38 +97,9 @@ pub(super) fn extract(input_name: &str, source: &str) -> Extracted {
     }
 }
 
-fn describe(page: &PageIndex<'_>, analysis: &Analysis, index: usize) -> String {
-    let e = &page.elements[index];
-    let v = match e.verdict { ClassVerdict::Neutral => "", ClassVerdict::Content => "+", ClassVerdict::Layout => "L", ClassVerdict::WeakBoilerplate => "w", ClassVerdict::Boilerplate => "B" };
-    format!("#{index} {}.{}{} {} score={:.1} tot={} raw_par={} ld={:.2}", e.name, e.label.chars().take(60).collect::<String>(), v, if analysis.excluded[index] {"EXCL"} else {""}, analysis.score[index], analysis.total[index].chars, analysis.total[index].paragraph_chars, analysis.total[index].link_density())
-}
-
-fn debug_dump(page: &PageIndex<'_>, analysis: &Analysis) {
-    if let Some(needle) = std::env::var_os("PRECIS_DEBUG_FIND") {
-        let needle = needle.to_string_lossy().to_string();
-        for event in &page.events {
-            if let Event::Text(i, text) = event {
-                if text.contains(&needle) {
-                    eprintln!("FOUND {}", describe(page, analysis, *i));
-                    let mut a = page.elements[*i].parent;
-                    while let Some(x) = a { eprintln!("     < {}", describe(page, analysis, x)); a = page.elements[x].parent; }
-                }
-            }
-        }
-    }
-    let mut order: Vec<usize> = (0..page.elements.len()).collect();
-    order.sort_by(|&a, &b| analysis.score[b].total_cmp(&analysis.score[a]));
-    for &i in order.iter().take(6) {
-        eprintln!("TOP {}", describe(page, analysis, i));
-        let mut a = page.elements[i].parent;
-        while let Some(x) = a { eprintln!("     < {}", describe(page, analysis, x)); a = page.elements[x].parent; }
-    }
-}
-
 /// One element of the page, in document (pre-)order: parents come before their children.
 struct ElementEntry<'a> {
     name: &'a str,
-    label: String,
     parent: Option<usize>,
     kind: ElementKind,
     verdict: ClassVerdict,
@@ -146,22 +122,6 @@ enum ElementKind {
     Link,
     LineBreak,
     Inline,
-}
-
-/// What an element's class, id or tag says about it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ClassVerdict {
-    Neutral,
-    /// `<article>`, `<main>`, `itemprop=articleBody`, or a class such as `entry-content`: a
-    /// likely home of the story.
-    Content,
-    /// Layout words (sidebar, menu, `<form>`): boilerplate unless full of prose.
-    Layout,
-    /// Words such as "ad", "widget", "modal" without a content word: boilerplate unless the
-    /// block wraps the story or is most of the content container around it.
-    WeakBoilerplate,
-    /// Share, related, comment … blocks: boilerplate unless they wrap the story.
-    Boilerplate,
 }
 
 enum Event<'a> {
@@ -192,7 +152,6 @@ impl<'a> PageIndex<'a> {
                 let entry = index.elements.len();
                 index.elements.push(ElementEntry {
                     name: element.value().name(),
-                    label: format!("{}#{}", element.value().attr("class").unwrap_or(""), element.value().attr("id").unwrap_or("")),
                     parent: open.last().copied(),
                     kind: element_kind(element.value().name()),
                     verdict: class_verdict(element),
@@ -398,7 +357,7 @@ impl Analysis {
         let mut excluded = in_link_cluster;
         for (index, entry) in page.elements.iter().enumerate() {
             let boilerplate = match entry.verdict {
-                ClassVerdict::Neutral | ClassVerdict::Content => false,
+                ClassVerdict::Neutral => false,
                 ClassVerdict::Boilerplate | ClassVerdict::WeakBoilerplate => !wraps_the_story(index),
                 ClassVerdict::Layout => {
                     !is_prose_rich(&clean_total[index]) && !wraps_the_story(index)
@@ -606,7 +565,7 @@ impl ParagraphCollector {
             self.buffer.push(' ');
             return;
         }
-        if self.pending_line_breaks >= 2 && !in_paragraph_element {
+        if self.pending_line_breaks >= 2 {
             self.end_paragraph();
         }
         self.pending_line_breaks = 0;
@@ -662,6 +621,7 @@ impl ParagraphCollector {
             if keep
                 && paragraph.link_density <= MAX_PARAGRAPH_LINK_DENSITY
                 && !is_boilerplate_phrase(&paragraph.text)
+                && !is_unrendered_shortcode(&paragraph.text)
                 && kept.last().map(|last| &last.text) != Some(&paragraph.text)
             {
                 kept.push(paragraph);
@@ -700,6 +660,16 @@ fn drop_orphan_labels(paragraphs: &mut Vec<CollectedParagraph>) {
         index += 1;
         keep[index - 1]
     });
+}
+
+/// A paragraph wrapped in a blogging platform's shortcode that the site failed to render,
+/// `[button link="…"]Send us your review[/button]`: template markup, not prose.
+fn is_unrendered_shortcode(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix('[') else {
+        return false;
+    };
+    let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    !name.is_empty() && text.to_ascii_lowercase().ends_with(&format!("[/{}]", name.to_ascii_lowercase()))
 }
 
 fn is_short_fragment(text: &str) -> bool {
@@ -918,206 +888,31 @@ fn is_semantic_body(element: ElementRef<'_>) -> bool {
     })
 }
 
-/// Class and id words that mark a block as never the story: comments, sharing, related links,
-/// bylines, captions … A word in a content-like class does not clear them ("comment-body" is
-/// still a comment).
-const BOILERPLATE_WORDS: &[&str] = &[
-    "share",
-    "sharing",
-    "sharebar",
-    "social",
-    "related",
-    "comment",
-    "comments",
-    "commenting",
-    "disqus",
-    "reply",
-    "replies",
-    "newsletter",
-    "subscribe",
-    "subscription",
-    "signup",
-    "promo",
-    "promotion",
-    "advert",
-    "advertisement",
-    "advertising",
-    "ads",
-    "adslot",
-    "sponsor",
-    "sponsored",
-    "outbrain",
-    "taboola",
-    "recommended",
-    "recommendations",
-    "recirc",
-    "recirculation",
-    "trending",
-    "popular",
-    "cookie",
-    "cookies",
-    "consent",
-    "gdpr",
-    "breadcrumb",
-    "breadcrumbs",
-    "byline",
-    "caption",
-    "credit",
-    "credits",
-    "author",
-    "bio",
-    "tags",
-    "meta",
-    "cta",
-    "dateline",
-    "timestamp",
-];
-
-/// Words that usually mark furniture but are also found on the classes of article wrappers
-/// ("ad_body", "box article modal-enabled", "widget Blog", "article-body pagination-first"):
-/// they count only when no word of the element's classes says "content".
-const WEAK_BOILERPLATE_WORDS: &[&str] = &[
-    "ad",
-    "modal",
-    "popup",
-    "pagination",
-    "pager",
-    "toolbar",
-    "paywall",
-    "skip",
-];
-
-/// Page layout: boilerplate unless the block turns out to hold the prose (some sites wrap the
-/// whole page in one).
-const LAYOUT_WORDS: &[&str] = &[
-    "sidebar",
-    "nav",
-    "navbar",
-    "navigation",
-    "menu",
-    "footer",
-    "header",
-    "masthead",
-    "banner",
-    "rail",
-];
-
-/// Words of a class that names the story's body: one of these…
-const STORY_WORDS: &[&str] = &["article", "entry", "post", "story", "blog", "news"];
-/// …with one of these ("entry-content", "articleBody", "post-text").
-const BODY_WORDS: &[&str] = &["body", "content", "text"];
-
 /// Whether the element is where pages put the story: `<article>`, `<main>`,
-/// `itemprop=articleBody`, or a class or id such as `entry-content`, `article-body`,
-/// `storyText`, `articlebody`.
+/// `itemprop=articleBody`, or a class or id such as `entry-content`, `article-body`.
 fn is_story_container(element: ElementRef<'_>) -> bool {
     let value = element.value();
-    if matches!(value.name(), "article" | "main") || is_semantic_body(element) {
-        return true;
-    }
-    let labels = value.attr("class").into_iter().chain(value.attr("id"));
-    labels.flat_map(str::split_whitespace).any(|token| {
-        let words = class_words(token);
-        let has = |list: &[&str], word: &str| list.contains(&word);
-        let story = words.iter().any(|word| has(STORY_WORDS, word));
-        let body = words.iter().any(|word| has(BODY_WORDS, word));
-        let compound = words.iter().any(|word| {
-            STORY_WORDS.iter().any(|story| word.starts_with(story))
-                && BODY_WORDS.iter().any(|body| word.ends_with(body))
-        });
-        (story && body) || compound
-    })
+    matches!(value.name(), "article" | "main")
+        || is_semantic_body(element)
+        || class_names::names_story_body(value.attr("class"), value.attr("id"))
 }
 
-/// Words that say "this holds the article" (readability's positive and "maybe" classes).
-const CONTENT_WORDS: &[&str] = &[
-    "article", "body", "content", "entry", "main", "post", "story", "text",
-];
-
-/// Whole class names that hide an element from sighted readers (screen-reader labels, and
-/// Bootstrap's `hidden`); partial matches such as `hidden-xs` or `field-label-hidden` are
-/// ordinary visible elements.
-const HIDING_CLASSES: &[&str] = &[
-    "hidden",
-    "invisible",
-    "is-hidden",
-    "visually-hidden",
-    "visuallyhidden",
-    "sr-only",
-    "screen-reader-text",
-    "screenreader-only",
-    "element-invisible",
-];
-
-/// Judges an element by the words in its class and id (split at `-`, `_`, spaces and
-/// lower-to-upper case changes: `relatedStories` → related, stories).
+/// What the element's class and id say about it; `<html>`, `<body>` and the marked article
+/// body are never judged by them.
 fn class_verdict(element: ElementRef<'_>) -> ClassVerdict {
     let value = element.value();
     let name = value.name();
-    if matches!(name, "html" | "body") {
+    if matches!(name, "html" | "body") || is_semantic_body(element) {
         return ClassVerdict::Neutral;
     }
-    if is_semantic_body(element) {
-        return ClassVerdict::Content;
-    }
-    let mut strong = false;
-    let mut weak = false;
     // A heading or paragraph is never a page region, whatever its class ("card-header").
     let can_be_layout = !matches!(element_kind(name), ElementKind::Paragraph);
-    let mut layout = name == "form";
-    let mut content = false;
-    let labels = value.attr("class").into_iter().chain(value.attr("id"));
-    for label in labels {
-        for token in label.split_whitespace() {
-            if HIDING_CLASSES.iter().any(|hiding| token.eq_ignore_ascii_case(hiding)) {
-                strong = true;
-            }
-            for word in class_words(token) {
-                let word = word.as_str();
-                strong |= BOILERPLATE_WORDS.contains(&word);
-                weak |= WEAK_BOILERPLATE_WORDS.contains(&word);
-                layout |= can_be_layout && LAYOUT_WORDS.contains(&word);
-                content |= CONTENT_WORDS.contains(&word);
-            }
-        }
-    }
-    if strong {
-        ClassVerdict::Boilerplate
-    } else if weak && !content {
-        ClassVerdict::WeakBoilerplate
-    } else if layout {
+    let verdict = class_names::verdict(value.attr("class"), value.attr("id"), can_be_layout);
+    if verdict == ClassVerdict::Neutral && name == "form" {
         ClassVerdict::Layout
-    } else if content || matches!(name, "article" | "main") {
-        ClassVerdict::Content
     } else {
-        ClassVerdict::Neutral
+        verdict
     }
-}
-
-/// The lower-case words of one class name: split at non-alphanumerics and where a lower-case
-/// letter or digit is followed by an upper-case one.
-fn class_words(token: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut previous_lower = false;
-    for character in token.chars() {
-        if !character.is_ascii_alphanumeric() {
-            if !current.is_empty() {
-                words.push(std::mem::take(&mut current));
-            }
-            previous_lower = false;
-            continue;
-        }
-        if character.is_ascii_uppercase() && previous_lower && !current.is_empty() {
-            words.push(std::mem::take(&mut current));
-        }
-        previous_lower = character.is_ascii_lowercase() || character.is_ascii_digit();
-        current.push(character.to_ascii_lowercase());
-    }
-    if !current.is_empty() {
-        words.push(current);
-    }
-    words
 }
 
 enum Visit<'a> {
