@@ -71,6 +71,7 @@ const BOILERPLATE_WORDS: &[&str] = &[
     "tags",
     "meta",
     "cta",
+    "disclaimer",
     "dateline",
     "timestamp",
 ];

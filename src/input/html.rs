@@ -354,9 +354,29 @@ impl Analysis {
                 && container as f64 >= WRAPPED_STORY_SHARE * clean_total[index].prose_chars() as f64
         };
 
+        // An `<article>` inside another is, in HTML's own terms, content related to the outer
+        // one (a comment, a teaser of another story), unless it holds most of the outer
+        // article's prose (a page that wraps everything, story included, in `<article>`).
+        let mut enclosing_article_prose = vec![0usize; count];
+        for (index, entry) in page.elements.iter().enumerate() {
+            if let Some(parent) = entry.parent {
+                enclosing_article_prose[index] = if page.elements[parent].name == "article" {
+                    clean_total[parent].prose_chars()
+                } else {
+                    enclosing_article_prose[parent]
+                };
+            }
+        }
+        let is_nested_related_article = |index: usize| {
+            page.elements[index].name == "article"
+                && enclosing_article_prose[index] > 0
+                && (clean_total[index].prose_chars() as f64)
+                    < WRAPPED_STORY_SHARE * enclosing_article_prose[index] as f64
+        };
+
         let mut excluded = in_link_cluster;
         for (index, entry) in page.elements.iter().enumerate() {
-            let boilerplate = match entry.verdict {
+            let boilerplate = is_nested_related_article(index) || match entry.verdict {
                 ClassVerdict::Neutral => false,
                 ClassVerdict::Boilerplate | ClassVerdict::WeakBoilerplate => !wraps_the_story(index),
                 ClassVerdict::Layout => {
