@@ -57,7 +57,7 @@ const MIN_LINK_CLUSTER_LINKS: usize = 3;
 const MIN_LINK_CLUSTER_DENSITY: f64 = 0.9;
 /// A boilerplate-classed block is kept when a content container inside it holds at least
 /// this much prose…
-const MIN_WRAPPED_STORY_CHARS: usize = 500;
+const MIN_WRAPPED_STORY_CHARS: usize = 200;
 /// …and at least this share of the block's prose.
 const WRAPPED_STORY_SHARE: f64 = 0.5;
 /// Loose text (outside paragraph elements) is kept next to real paragraphs only when it is
@@ -77,17 +77,23 @@ pub(super) fn extract(input_name: &str, source: &str) -> Extracted {
     }
     let document = Html::parse_document(&guarded);
     let page = PageIndex::build(&document);
-    let analysis = Analysis::of(&page);
 
+    // Class names are evidence, not proof: when trusting them leaves nothing, the page is read
+    // again without them (readability's retry), then as all its visible text. A page with
+    // text is never refused for its class names.
     let mut paragraphs = Vec::new();
-    if let Some(roots) = analysis.main_blocks(&page) {
-
-        paragraphs = analysis.paragraphs(&page, &roots);
-    }
-    if paragraphs.is_empty() {
-        // No scored block, or it held nothing usable: take all visible text.
-        let whole_page = page.body().into_iter().collect::<Vec<_>>();
-        paragraphs = analysis.paragraphs(&page, &whole_page);
+    for class_names in [ClassNames::Trusted, ClassNames::Ignored] {
+        let analysis = Analysis::of(&page, class_names);
+        if let Some(roots) = analysis.main_blocks(&page) {
+            paragraphs = analysis.paragraphs(&page, &roots);
+        }
+        if paragraphs.is_empty() {
+            let whole_page = page.body().into_iter().collect::<Vec<_>>();
+            paragraphs = analysis.paragraphs(&page, &whole_page);
+        }
+        if !paragraphs.is_empty() {
+            break;
+        }
     }
 
     Extracted {
@@ -252,6 +258,13 @@ impl TextStats {
     }
 }
 
+/// Whether class and id names may remove blocks (the first reading) or not (the retry).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClassNames {
+    Trusted,
+    Ignored,
+}
+
 /// Per-element facts derived from the index, each computed by one pass over it.
 struct Analysis {
     in_paragraph: Vec<bool>,
@@ -263,11 +276,14 @@ struct Analysis {
     /// Text of the element and its non-excluded descendants.
     total: Vec<TextStats>,
     excluded: Vec<bool>,
+    /// Removed for a boilerplate word in its class (comments, related …): a heading just
+    /// before it is its label.
+    removed_as_boilerplate: Vec<bool>,
     score: Vec<f64>,
 }
 
 impl Analysis {
-    fn of(page: &PageIndex<'_>) -> Self {
+    fn of(page: &PageIndex<'_>, class_names: ClassNames) -> Self {
         let count = page.elements.len();
         let mut in_link = vec![false; count];
         let mut in_paragraph = vec![false; count];
@@ -374,15 +390,31 @@ impl Analysis {
                     < WRAPPED_STORY_SHARE * enclosing_article_prose[index] as f64
         };
 
+        // A weakly worded block ("ad", "modal") that holds most of the page's prose is its
+        // wrapper, not an ad.
+        let page_prose = page.body().map_or(0, |body| clean_total[body].prose_chars());
+        let holds_most_of_the_page =
+            |index: usize| clean_total[index].prose_chars() as f64 >= WRAPPED_STORY_SHARE * page_prose as f64;
+
         let mut excluded = in_link_cluster;
+        let mut removed_as_boilerplate = vec![false; count];
         for (index, entry) in page.elements.iter().enumerate() {
-            let boilerplate = is_nested_related_article(index) || match entry.verdict {
+            let verdict = match class_names {
+                ClassNames::Trusted => entry.verdict,
+                ClassNames::Ignored => ClassVerdict::Neutral,
+            };
+            let boilerplate = match verdict {
                 ClassVerdict::Neutral => false,
-                ClassVerdict::Boilerplate | ClassVerdict::WeakBoilerplate => !wraps_the_story(index),
+                ClassVerdict::Boilerplate => !wraps_the_story(index),
+                ClassVerdict::WeakBoilerplate => {
+                    !wraps_the_story(index) && !holds_most_of_the_page(index)
+                }
                 ClassVerdict::Layout => {
                     !is_prose_rich(&clean_total[index]) && !wraps_the_story(index)
                 }
             };
+            removed_as_boilerplate[index] = verdict == ClassVerdict::Boilerplate && boilerplate;
+            let boilerplate = boilerplate || is_nested_related_article(index);
             excluded[index] |= boilerplate || entry.parent.is_some_and(|p| excluded[p]);
         }
         let total = subtree_totals(page, &own, &excluded);
@@ -394,6 +426,7 @@ impl Analysis {
             own,
             total,
             excluded,
+            removed_as_boilerplate,
             score: vec![0.0; count],
         };
         analysis.score_containers(page);
@@ -502,6 +535,13 @@ impl Analysis {
 
         let mut collector = ParagraphCollector::default();
         for event in &page.events {
+            if let Event::Open(index) = *event {
+                let parent_emitted = page.elements[index].parent.is_some_and(|p| emitted[p]);
+                if self.removed_as_boilerplate[index] && parent_emitted {
+                    collector.end_paragraph();
+                    collector.removed_block();
+                }
+            }
             match *event {
                 Event::Open(index) | Event::Close(index) => match page.elements[index].kind {
                     ElementKind::Paragraph | ElementKind::Headline | ElementKind::Block => {
@@ -572,7 +612,9 @@ struct ParagraphCollector {
 }
 
 struct CollectedParagraph {
+    /// Empty for the mark of a removed boilerplate block.
     text: String,
+    removed_block: bool,
     from_paragraph_element: bool,
     link_density: f64,
     heading_level: Option<u8>,
@@ -599,6 +641,18 @@ impl ParagraphCollector {
         self.buffer_in_list_or_table |= in_list_or_table;
     }
 
+    /// Marks where a boilerplate block (comments, related links …) was left out.
+    fn removed_block(&mut self) {
+        self.paragraphs.push(CollectedParagraph {
+            text: String::new(),
+            removed_block: true,
+            from_paragraph_element: false,
+            link_density: 0.0,
+            heading_level: None,
+            in_list_or_table: false,
+        });
+    }
+
     fn cell_boundary(&mut self) {
         self.buffer.push(' ');
     }
@@ -614,6 +668,7 @@ impl ParagraphCollector {
         if !text.is_empty() {
             self.paragraphs.push(CollectedParagraph {
                 text,
+                removed_block: false,
                 from_paragraph_element: self.buffer_in_paragraph_element,
                 link_density: self.buffer_link_chars as f64 / self.buffer_chars.max(1) as f64,
                 heading_level: self.heading_level,
@@ -633,17 +688,31 @@ impl ParagraphCollector {
             .paragraphs
             .iter()
             .any(|paragraph| paragraph.from_paragraph_element);
+        let keep: Vec<bool> = self
+            .paragraphs
+            .iter()
+            .map(|paragraph| {
+                !paragraph.removed_block
+                    && (paragraph.from_paragraph_element
+                        || !has_paragraph_elements
+                        || reads_like_prose(&paragraph.text))
+                    && paragraph.link_density <= MAX_PARAGRAPH_LINK_DENSITY
+                    && !is_boilerplate_phrase(&paragraph.text)
+                    && !is_unrendered_shortcode(&paragraph.text)
+            })
+            .collect();
+        // A heading right before a removed boilerplate block or a dropped list of links is
+        // that block's label ("Related news", "Comments").
+        let labels_removed_block = |index: usize| {
+            self.paragraphs[index].heading_level.is_some()
+                && self.paragraphs.get(index + 1).is_some_and(|next| {
+                    next.removed_block || next.link_density > MAX_PARAGRAPH_LINK_DENSITY
+                })
+        };
+        let labels: Vec<bool> = (0..self.paragraphs.len()).map(labels_removed_block).collect();
         let mut kept: Vec<CollectedParagraph> = Vec::new();
-        for paragraph in self.paragraphs {
-            let keep = paragraph.from_paragraph_element
-                || !has_paragraph_elements
-                || reads_like_prose(&paragraph.text);
-            if keep
-                && paragraph.link_density <= MAX_PARAGRAPH_LINK_DENSITY
-                && !is_boilerplate_phrase(&paragraph.text)
-                && !is_unrendered_shortcode(&paragraph.text)
-                && kept.last().map(|last| &last.text) != Some(&paragraph.text)
-            {
+        for ((paragraph, keep), label) in self.paragraphs.into_iter().zip(keep).zip(labels) {
+            if keep && !label && kept.last().map(|last| &last.text) != Some(&paragraph.text) {
                 kept.push(paragraph);
             }
         }
