@@ -1242,6 +1242,65 @@ mod tests {
     }
 
     #[test]
+    fn teasers_nested_in_a_listing_article_do_not_beat_the_story() {
+        let teaser = "<article class=\"post\"><p>Another story begins here, with a long excerpt that runs on, and on, and on, until it is cut …</p></article>";
+        let page = format!(
+            "<html><body><article class=\"post\"><h1>The story</h1><p>The story's only paragraph is long enough to count, with commas, clauses, and a full stop at the end of it.</p></article>\
+             <article class=\"postbox\"><h2>You may also like</h2>{}</article></body></html>",
+            teaser.repeat(6)
+        );
+        let extracted = extract_page(&page);
+        assert_eq!(
+            extracted.paragraphs,
+            ["The story's only paragraph is long enough to count, with commas, clauses, and a full stop at the end of it."]
+        );
+    }
+
+    #[test]
+    fn a_page_whose_class_names_remove_everything_is_read_without_them() {
+        let page = "<html><body><div class=\"sidebar-layout\"><p>The only story on this page sits in a block whose class name says sidebar.</p></div></body></html>";
+        assert_eq!(
+            extract_page(page).paragraphs,
+            ["The only story on this page sits in a block whose class name says sidebar."]
+        );
+    }
+
+    #[test]
+    fn headings_without_text_under_them_are_dropped_but_runs_of_same_rank_headings_stay() {
+        let page = "<html><body><article>\
+            <p>First paragraph of the story, long enough to be read as the article's prose.</p>\
+            <h3>Orphan label</h3><h2>Results</h2><h4>Team A: first place</h4><h4>Team B: second place</h4>\
+            <p>Closing paragraph of the story, also long enough to be read as prose.</p>\
+            <h3>Leave a reply</h3><p>0 comments</p></article></body></html>";
+        assert_eq!(
+            extract_page(page).paragraphs,
+            [
+                "First paragraph of the story, long enough to be read as the article's prose.",
+                "Results",
+                "Team A: first place",
+                "Team B: second place",
+                "Closing paragraph of the story, also long enough to be read as prose.",
+            ]
+        );
+    }
+
+    #[test]
+    fn link_dense_paragraphs_are_dropped_and_link_clusters_cut_out_of_sentences() {
+        let page = "<html><body><article>\
+            <p>Officials said the <a href=\"/bridge\">bridge</a> will reopen on Friday after repairs to its deck.</p>\
+            <p><a href=\"/x\">CLICK HERE TO GET THE APP</a></p>\
+            <p>The mayor, <span><a href=\"/m\">Ann Lee</a><span><a href=\"/1\">Headline one</a> <a href=\"/2\">Headline two</a> <a href=\"/3\">Headline three</a></span></span>, welcomed the news.</p>\
+            </article></body></html>";
+        assert_eq!(
+            extract_page(page).paragraphs,
+            [
+                "Officials said the bridge will reopen on Friday after repairs to its deck.",
+                "The mayor, Ann Lee, welcomed the news.",
+            ]
+        );
+    }
+
+    #[test]
     fn garbage_does_not_panic() {
         for page in [
             "<",
