@@ -92,6 +92,13 @@ pub(super) fn extract(input_name: &str, source: &str) -> Extracted {
             paragraphs = analysis.paragraphs(&page, &whole_page);
         }
         if !paragraphs.is_empty() {
+            if class_names == ClassNames::Ignored {
+                warnings.push(format!(
+                    "{input_name}: every block with text has a class or id naming it page \
+                     furniture (ad, sidebar, comments …), so the page was read without them; \
+                     the text may include some furniture"
+                ));
+            }
             break;
         }
     }
@@ -1259,10 +1266,13 @@ mod tests {
     #[test]
     fn a_page_whose_class_names_remove_everything_is_read_without_them() {
         let page = "<html><body><div class=\"sidebar-layout\"><p>The only story on this page sits in a block whose class name says sidebar.</p></div></body></html>";
+        let extracted = extract_page(page);
         assert_eq!(
-            extract_page(page).paragraphs,
+            extracted.paragraphs,
             ["The only story on this page sits in a block whose class name says sidebar."]
         );
+        assert_eq!(extracted.warnings.len(), 1);
+        assert!(extracted.warnings[0].contains("read without them"), "{:?}", extracted.warnings);
     }
 
     #[test]
