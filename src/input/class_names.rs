@@ -156,7 +156,14 @@ pub(super) fn verdict(class: Option<&str>, id: Option<&str>, can_be_layout: bool
     let mut weak = false;
     let mut layout = false;
     let mut content = false;
+    let labels_a_post = class
+        .into_iter()
+        .flat_map(str::split_whitespace)
+        .any(|token| token == "hentry" || token.starts_with("type-") || token.starts_with("status-"));
     for token in class.into_iter().chain(id).flat_map(str::split_whitespace) {
+        if labels_a_post && is_taxonomy_label(token) {
+            continue;
+        }
         if HIDING_CLASSES.iter().any(|hiding| token.eq_ignore_ascii_case(hiding)) {
             strong = true;
         }
@@ -177,6 +184,15 @@ pub(super) fn verdict(class: Option<&str>, id: Option<&str>, can_be_layout: bool
     } else {
         ClassVerdict::Neutral
     }
+}
+
+/// Blog platforms label a post's element (`hentry`, `type-post`, `status-publish`) with its
+/// taxonomy too (`category-comments`, `tag-related`, `author-jane`): those words name the
+/// post's topics and people, not what the block is.
+fn is_taxonomy_label(token: &str) -> bool {
+    const PREFIXES: &[&str] = &["category-", "tag-", "author-", "format-", "status-", "type-"];
+    let lower = token.to_ascii_lowercase();
+    PREFIXES.iter().any(|prefix| lower.starts_with(prefix) && lower.len() > prefix.len())
 }
 
 /// The lower-case words of one class name: split at non-alphanumerics and where a lower-case
@@ -232,6 +248,13 @@ mod tests {
         assert_eq!(verdict(Some("comment-body"), None, true), ClassVerdict::Boilerplate);
         assert_eq!(verdict(Some("entry-meta"), None, true), ClassVerdict::Boilerplate);
         assert_eq!(verdict(None, Some("relatedPosts"), true), ClassVerdict::Boilerplate);
+        assert_eq!(verdict(Some("author-bio"), None, true), ClassVerdict::Boilerplate);
+    }
+
+    #[test]
+    fn taxonomy_labels_of_a_post_say_nothing_about_the_block() {
+        let post = "post-7 post type-post status-publish format-standard hentry category-comments tag-related author-jane";
+        assert_eq!(verdict(Some(post), None, true), ClassVerdict::Neutral);
         assert_eq!(verdict(Some("author-bio"), None, true), ClassVerdict::Boilerplate);
     }
 

@@ -362,7 +362,9 @@ impl Analysis {
         // story ("Page-ad-margins", "non-ad-column" around an `<article>`).
         let mut inner_container_prose = vec![0usize; count];
         for index in (0..count).rev() {
-            if page.elements[index].is_story_container {
+            // `<article class="comment">` is a comment, not a story.
+            let entry = &page.elements[index];
+            if entry.is_story_container && entry.verdict != ClassVerdict::Boilerplate {
                 inner_container_prose[index] =
                     inner_container_prose[index].max(clean_total[index].prose_chars());
             }
@@ -1261,6 +1263,18 @@ mod tests {
             extracted.paragraphs,
             ["The story's only paragraph is long enough to count, with commas, clauses, and a full stop at the end of it."]
         );
+    }
+
+    #[test]
+    fn a_comment_written_as_an_article_does_not_rescue_the_comment_section() {
+        let comment = "<article class=\"comment\"><p>I disagree, strongly, with every word of this, and I have said so, again and again, at every meeting of the council, in letters, in calls, and in person, since the plan was first put forward, years ago, when nobody, not one member, was listening, and I will keep saying it, loudly, until somebody, anybody, does.</p></article>";
+        let page = format!(
+            "<html><body><div class=\"main\"><div class=\"story\"><p>The council voted 5-4 on Tuesday to close the library, citing a $2 million shortfall in its budget.</p>\
+             <p>The library, opened in 1911, will close on March 1, officials said.</p></div>\
+             <div id=\"comments\">{comment}</div></div></body></html>"
+        );
+        let extracted = extract_page(&page);
+        assert_eq!(extracted.paragraphs.len(), 2, "{:?}", extracted.paragraphs);
     }
 
     #[test]
