@@ -492,7 +492,7 @@ fn summaries_of_the_shared_pages_hold_no_boilerplate_sentence() {
         }
     }
     eprintln!("summary sentences not in the hand-checked bodies: {outside_the_article:#?}");
-    // Measured: 3 of 300 (two pages' standfirsts and one abridged sentence), none boilerplate.
+    // Measured: 3 of 300 (two standfirsts and a subheading repeating the title), none boilerplate.
     assert!(
         outside_the_article.len() * 50 <= sentences,
         "{} of {sentences} summary sentences are not from the article bodies",
