@@ -17,6 +17,7 @@ use crate::render::{CompareFormat, Format};
 ///   curl -s https://example.com/story.html | precis summarize - --format json
 ///   precis summarize story.txt --length short --bullets 3 --engine extractive
 ///   precis compare story.txt --words 25,60,120
+///   precis extract story.html --format json
 ///   precis models pull distilbart-cnn-12-6
 ///   precis eval --predictions preds.jsonl
 #[derive(Debug, Parser)]
@@ -39,6 +40,8 @@ pub enum Command {
     Batch(BatchArgs),
     // The help text is CompareArgs' doc comment (a doc comment here would replace its examples).
     Compare(CompareArgs),
+    // The help text is ExtractArgs' doc comment (a doc comment here would replace its examples).
+    Extract(ExtractArgs),
 }
 
 /// Options shared by every command that summarizes: the engine and its model, long inputs,
@@ -217,6 +220,47 @@ pub struct CompareArgs {
 
     #[command(flatten)]
     pub engine: ModelArgs,
+}
+
+/// Show the text precis reads from each input, without summarizing it.
+///
+/// Each input is read exactly as `summarize` reads it: decoded (UTF-8, UTF-16, Windows-1252 with a
+/// warning), its format detected (plain text, Markdown or HTML), the main text of an HTML page
+/// extracted (navigation, share and comment widgets, related links, captions, bylines and
+/// footers left out), Markdown markup stripped, and the result normalized (one space between
+/// words, paragraphs separated by one blank line). Use it to check what a summary was made from,
+/// or to feed clean article text to other tools.
+///
+/// Output: text (the title, a blank line, the text; each input headed `==> ORIGIN <==` when
+/// there are several), json (one object, an array for several inputs) or jsonl (one line per
+/// input), with `origin`, `format`, `title` (null when the input has none), `text`, `words` and
+/// `warnings`. Warnings are also printed on stderr. An input that cannot be read (missing, binary,
+/// no readable text) is reported on stderr, the others still print, and the exit status is 1.
+///
+/// Examples:
+///   precis extract story.html
+///   precis extract pages/*.html --format jsonl > texts.jsonl
+///   curl -s https://example.com/story.html | precis extract - --format json
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ExtractArgs {
+    /// Files (plain text, Markdown or HTML), or - for standard input.
+    #[arg(value_name = "INPUT", default_value = "-")]
+    pub inputs: Vec<String>,
+
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = ExtractFormat::Text)]
+    pub format: ExtractFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExtractFormat {
+    /// The title, a blank line, then the text.
+    Text,
+    /// One JSON object per input (an array when there are several).
+    Json,
+    /// One JSON object per line.
+    Jsonl,
 }
 
 #[derive(Debug, Subcommand)]

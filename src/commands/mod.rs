@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod compare;
 pub mod eval;
+pub mod extract;
 pub mod models;
 pub mod summarize;
 
