@@ -9,6 +9,7 @@ use tch::Device;
 
 use crate::engine::extractive::{self, ExtractiveOptions, ExtractiveSummary};
 use crate::engine::seq2seq::{GenerationSettings, Seq2SeqModel};
+use crate::faithfulness::guard::GuardMode;
 use crate::hub::{self, cache::HubSettings, ResolvedModel};
 use crate::input::Document;
 use crate::length::{LengthPreset, HEADLINE_MAX_WORDS};
@@ -67,6 +68,8 @@ pub struct SummarizeOptions {
     pub long: LongInputPolicy,
     pub device: DeviceChoice,
     pub hub: HubSettings,
+    /// `--guard`: check model outputs against the article (`faithfulness::guard`).
+    pub guard: GuardMode,
 }
 
 pub(crate) struct LoadedModel {
