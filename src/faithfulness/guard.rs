@@ -36,7 +36,7 @@ pub struct OutputCheck {
 }
 
 impl OutputCheck {
-    fn from_check(check: &Check) -> OutputCheck {
+    pub fn from_check(check: &Check) -> OutputCheck {
         OutputCheck { score: check.score, unsupported: check.spans().cloned().collect() }
     }
 }
@@ -143,6 +143,8 @@ pub fn guard_items(source: &Source, mode: GuardMode, items: &mut Vec<String>, ou
     let mut kept = Vec::with_capacity(items.len());
     for item in items.drain(..) {
         let Ok(check) = source.check(&item) else {
+            // Nothing to check in an empty item: nothing unsupported.
+            checks.push(OutputCheck { score: 1.0, unsupported: Vec::new() });
             kept.push(item);
             continue;
         };
