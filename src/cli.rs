@@ -272,19 +272,19 @@ pub struct CheckArgs {
     pub data: Option<String>,
 
     /// Name of the article field in --data records.
-    #[arg(long, value_name = "NAME", default_value = "article", requires = "data")]
+    #[arg(long, value_name = "NAME", default_value = "article", conflicts_with_all = ["article", "summary"])]
     pub article_field: String,
 
     /// Name of the summary field in --data records.
-    #[arg(long, value_name = "NAME", default_value = "summary", requires = "data")]
+    #[arg(long, value_name = "NAME", default_value = "summary", conflicts_with_all = ["article", "summary"])]
     pub summary_field: String,
 
     /// A numeric field of --data records (a human judgement) to correlate the score with.
-    #[arg(long, value_name = "NAME", requires = "data")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["article", "summary"])]
     pub human_field: Option<String>,
 
     /// A field of --data records to report the aggregate for each value of (e.g. the dataset).
-    #[arg(long, value_name = "NAME", requires = "data")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["article", "summary"])]
     pub group_field: Option<String>,
 
     /// Output format: text (marked summary, or the aggregate table for --data), json (one

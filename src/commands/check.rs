@@ -131,31 +131,27 @@ fn run_data(args: &CheckArgs, data: &str) -> Result<()> {
     let mut totals = Totals::default();
     let mut bad_lines = 0usize;
     let mut lines = 0usize;
-    for (index, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        lines += 1;
-        let number = index + 1;
-        let outcome = parse_record(line, args).and_then(|record| {
-            let source = Source::new(&record.article).map_err(|e| format!("field \"{}\": {e}", args.article_field))?;
-            let check = source.check(&record.summary).map_err(|e| format!("field \"{}\": {e}", args.summary_field))?;
-            Ok((record, check))
-        });
-        match outcome {
-            Ok((record, check)) => {
-                totals.add(record.group.as_deref(), check.score, check.is_flagged(), record.human);
-                if args.format == CheckFormat::Jsonl {
-                    serde_json::to_writer(&mut out, &PairRecord::new(Some(number), record.id.as_ref(), &check, record.human, record.group.as_deref()))?;
-                    writeln!(out)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_THREADS);
+    let numbered: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()).map(|(index, line)| (index + 1, line)).collect();
+    // Blocks of lines are checked on every core, then written in input order.
+    for block in numbered.chunks(BLOCK_LINES) {
+        lines += block.len();
+        for (&(number, _), outcome) in block.iter().zip(check_block(block, args, threads)) {
+            match outcome {
+                Ok((record, check)) => {
+                    totals.add(record.group.as_deref(), check.score, check.is_flagged(), record.human);
+                    if args.format == CheckFormat::Jsonl {
+                        serde_json::to_writer(&mut out, &PairRecord::new(Some(number), record.id.as_ref(), &check, record.human, record.group.as_deref()))?;
+                        writeln!(out)?;
+                    }
                 }
-            }
-            Err(problem) => {
-                bad_lines += 1;
-                eprintln!("precis: error: {data} line {number}: {problem}");
-                if args.format == CheckFormat::Jsonl {
-                    serde_json::to_writer(&mut out, &serde_json::json!({ "line": number, "error": problem }))?;
-                    writeln!(out)?;
+                Err(problem) => {
+                    bad_lines += 1;
+                    eprintln!("precis: error: {data} line {number}: {problem}");
+                    if args.format == CheckFormat::Jsonl {
+                        serde_json::to_writer(&mut out, &serde_json::json!({ "line": number, "error": problem }))?;
+                        writeln!(out)?;
+                    }
                 }
             }
         }
@@ -178,6 +174,39 @@ fn run_data(args: &CheckArgs, data: &str) -> Result<()> {
         bail!("{bad_lines} of {lines} lines of {data} could not be checked (see the messages above)");
     }
     Ok(())
+}
+
+/// Lines checked between two writes of the output.
+const BLOCK_LINES: usize = 1024;
+const MAX_THREADS: usize = 8;
+
+/// Every line of `block` parsed and checked, in order, on `threads` threads (each takes a run of
+/// consecutive lines). A line with the same article as the line before reuses its indexed
+/// source: datasets often pair one article with several summaries.
+fn check_block(block: &[(usize, &str)], args: &CheckArgs, threads: usize) -> Vec<Result<(DataRecord, Check), String>> {
+    let check_run = |run: &[(usize, &str)]| {
+        let mut last: Option<(String, Source)> = None;
+        run.iter()
+            .map(|(_, line)| {
+                let record = parse_record(line, args)?;
+                if last.as_ref().is_none_or(|(article, _)| *article != record.article) {
+                    let source = Source::new(&record.article).map_err(|e| format!("field \"{}\": {e}", args.article_field))?;
+                    last = Some((record.article.clone(), source));
+                }
+                let source = &last.as_ref().ok_or_else(|| "internal error: no source".to_string())?.1;
+                let check = source.check(&record.summary).map_err(|e| format!("field \"{}\": {e}", args.summary_field))?;
+                Ok((record, check))
+            })
+            .collect::<Vec<_>>()
+    };
+    let per_thread = block.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = block.chunks(per_thread).map(|run| (run.len(), scope.spawn(move || check_run(run)))).collect();
+        handles
+            .into_iter()
+            .flat_map(|(len, handle)| handle.join().unwrap_or_else(|_| (0..len).map(|_| Err("internal error: the check panicked on this line".to_string())).collect()))
+            .collect()
+    })
 }
 
 fn read_data(data: &str) -> Result<String> {
