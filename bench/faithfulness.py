@@ -12,8 +12,10 @@ Called by bench/faithfulness.sh with the dev file and precis's --format jsonl ou
    correlations of the pooled held-out scores are the honest numbers;
 3. how often a flagged summary has an entity / circumstance / out-of-article error
    (errors.EntE, CircE, OutE > 0), and how often an unflagged one has none;
-4. what a lexical check cannot see, measured: sentences of the articles with a negation
-   inserted, and with two names swapped, checked against their article.
+4. what a lexical check cannot see, measured: summaries whose only human-labelled error is a
+   wrong relation (RelE), and probes made from the articles themselves: one sentence copied
+   as it is, with a negation inserted, and with two of its names swapped (`probes` writes
+   them; `probe-report` reads precis's check of them).
 
 The score is recomputed here from the spans precis reports (kind, elsewhere_in_source, weight)
 and each sentence's `pieces`; with precis's default weights the recomputation must equal
@@ -26,7 +28,7 @@ import json
 import math
 import sys
 
-DEFAULT = dict(word=1.0, fact=1.0, elsewhere=0.5, splice=0.1)
+DEFAULT = dict(word=0.5, fact=1.0, elsewhere=0.25, splice=0.1)
 GRID = dict(word=[0.5, 1.0, 2.0], fact=[0.5, 1.0, 2.0, 4.0], elsewhere=[0.25, 0.5, 1.0], splice=[0.0, 0.05, 0.1, 0.2])
 FOLDS = 5
 BASELINES = ["BertScore P Art", "FactCC", "Dep Entail", "QAGS", "FEQA", "Rouge 1"]
@@ -82,7 +84,7 @@ def score(summary_parts, w):
             + w["fact"] * (p["fact_absent"] + w["elsewhere"] * p["fact_elsewhere"])
             + w["splice"] * p["splices"]
         )
-        scores.append(1 / math.sqrt(1 + penalty))
+        scores.append(1 / (1 + penalty))
     return sum(scores) / len(scores)
 
 
@@ -167,6 +169,80 @@ def main():
             print(f"  {dataset:6s} flagged {len(flagged):3d}/{len(idx)}: {p_err:6.1%} had such an error · "
                   f"unflagged {len(unflagged):3d}: {p_clean:6.1%} had none · (all records: {base:.1%} had one)")
 
+    print("\n## wrong relations (RelE) between supported words\n")
+    for dataset in ("cnndm", "xsum"):
+        groups = {
+            "no error at all": lambda e: not any(v > 0 for v in e.values()),
+            "RelE only": lambda e: e.get("RelE", 0) > 0 and not any(v > 0 for k, v in e.items() if k != "RelE"),
+        }
+        for name, keep in groups.items():
+            idx = [i for i, r in enumerate(records) if r["dataset"] == dataset and keep(r["errors"])]
+            if not idx:
+                continue
+            flagged = sum(any(s["unsupported"] for s in checked[i]["sentences"]) for i in idx) / len(idx)
+            mean = sum(precis_scores[i] for i in idx) / len(idx)
+            print(f"  {dataset:6s} {name:16s} {len(idx):3d} summaries: flagged {flagged:6.1%}, mean score {mean:.3f}")
+
+
+AUXILIARIES = ("is", "was", "are", "were", "has", "have", "had", "will", "would", "can", "could")
+
+
+def sentences_of(text):
+    import re
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text) if s.strip()]
+
+
+def probes(data_path):
+    """One probe of each kind per article: (kind, article, summary) as JSON Lines on stdout."""
+    import re
+    seen = set()
+    for line in open(data_path, encoding="utf-8"):
+        record = json.loads(line)
+        if record["doc_id"] in seen:
+            continue
+        seen.add(record["doc_id"])
+        article = record["article"]
+        candidates = [s for s in sentences_of(article) if 8 <= len(s.split()) <= 40]
+        for sentence in candidates:
+            words = sentence.split()
+            aux = next((i for i, w in enumerate(words) if w in AUXILIARIES and i > 0), None)
+            if aux is None:
+                continue
+            negated = " ".join(words[: aux + 1] + ["not"] + words[aux + 1:])
+            print(json.dumps({"kind": "copied", "article": article, "summary": sentence}))
+            print(json.dumps({"kind": "negated", "article": article, "summary": negated}))
+            break
+        for sentence in candidates:
+            words = sentence.split()
+            # Single-word names inside the sentence (capitalised, not first, neighbours lower-case).
+            names = [i for i in range(1, len(words)) if re.fullmatch(r"[A-Z][a-z]+", words[i])
+                     and not words[i - 1][:1].isupper() and (i + 1 == len(words) or not words[i + 1][:1].isupper())]
+            distinct = [i for i in names if words[i] != words[names[0]]]
+            if not names or not distinct:
+                continue
+            a, b = names[0], distinct[0]
+            words[a], words[b] = words[b], words[a]
+            print(json.dumps({"kind": "names swapped", "article": article, "summary": " ".join(words)}))
+            break
+
+
+def probe_report(probes_path, checked_path):
+    kinds = [json.loads(line)["kind"] for line in open(probes_path, encoding="utf-8")]
+    checked = [json.loads(line) for line in open(checked_path, encoding="utf-8")]
+    print("\n## probes made from the articles (one sentence each)\n")
+    for kind in ("copied", "negated", "names swapped"):
+        rows = [c for k, c in zip(kinds, checked) if k == kind and "faithfulness" in c]
+        if not rows:
+            continue
+        flagged = sum(c["flagged"] for c in rows)
+        mean = sum(c["faithfulness"] for c in rows) / len(rows)
+        print(f"  {kind:14s} {len(rows):3d} sentences: flagged {flagged / len(rows):6.1%}, mean score {mean:.3f}")
+
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "probes":
+        probes(sys.argv[2])
+    elif sys.argv[1] == "probe-report":
+        probe_report(sys.argv[2], sys.argv[3])
+    else:
+        main()

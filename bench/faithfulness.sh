@@ -21,3 +21,6 @@ echo "== precis check --data faithfulness-dev.jsonl --human-field factuality --g
 echo
 "$precis" check --data "$data" --format jsonl > "$scratch/checked.jsonl"
 python3 "$root/bench/faithfulness.py" "$data" "$scratch/checked.jsonl"
+python3 "$root/bench/faithfulness.py" probes "$data" > "$scratch/probes.jsonl"
+"$precis" check --data "$scratch/probes.jsonl" --format jsonl > "$scratch/probes-checked.jsonl"
+python3 "$root/bench/faithfulness.py" probe-report "$scratch/probes.jsonl" "$scratch/probes-checked.jsonl"

@@ -235,7 +235,7 @@ pub struct CompareArgs {
 /// (digits or words, money, percentages, dates and times, ages, ordinals, units), a name, a
 /// quotation or a content word is flagged when the article does not contain it (not in the
 /// article) or has it only away from those sentences (out of place). Each sentence scores
-/// 1/√(1 + penalty), its flagged spans' weights added up; the summary scores the mean of its
+/// 1/(1 + penalty), its flagged spans' weights added up; the summary scores the mean of its
 /// sentences, from 0 to 1 (1: everything supported). No model is needed.
 ///
 /// Relations between supported words (who did what to whom) and negations are not checked.
