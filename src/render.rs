@@ -424,7 +424,7 @@ fn write_side_by_side(out: &mut impl Write, record: &CompareRecord, column: usiz
         writeln!(out, "{}", line(name, rows.iter().map(|r| cell(&r[row].1)).collect()))?;
     }
     writeln!(out)?;
-    let texts: Vec<Vec<String>> = record.variants.iter().map(|v| wrap_hard(&v.text, column)).collect();
+    let texts: Vec<Vec<String>> = record.variants.iter().map(|v| wrap_hard(&marked_variant(v), column)).collect();
     let height = texts.iter().map(Vec::len).max().unwrap_or(0);
     for index in 0..height {
         writeln!(out, "{}", line("", texts.iter().map(|t| t.get(index).cloned().unwrap_or_default()).collect()))?;
@@ -458,12 +458,18 @@ fn write_stacked(out: &mut impl Write, record: &CompareRecord, width: usize) -> 
             writeln!(out, "{piece}")?;
         }
         writeln!(out)?;
-        for line in wrap_hard(&variant.text, width) {
+        for line in wrap_hard(&marked_variant(variant), width) {
             writeln!(out, "{line}")?;
         }
         writeln!(out)?;
     }
     Ok(())
+}
+
+/// A variant's text with its flagged spans in brackets (never colour: the table's columns are
+/// measured in characters).
+fn marked_variant(variant: &VariantRecord) -> String {
+    variant.faithfulness.as_ref().map_or_else(|| variant.text.clone(), |check| mark(&variant.text, &check.unsupported, MarkStyle::Brackets))
 }
 
 fn compare_footer(record: &CompareRecord) -> String {
