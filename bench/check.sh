@@ -30,12 +30,19 @@ best_of_three() {
   echo "$best"
 }
 
+# CPU seconds (user + system) of one run: what a busy machine does not inflate.
+cpu_seconds() {
+  /usr/bin/time -f '%U %S' -o "$scratch/time" "$@" > /dev/null
+  python3 -c "import sys; u, s = map(float, open(sys.argv[1]).read().split()[-2:]); print(u + s)" "$scratch/time"
+}
+
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)   cores: $(nproc)"
 startup=$(best_of_three "$precis" --version)
-printf '%-34s %8.3f s\n' "start-up (precis --version)" "$startup"
+printf '%-34s %8.3f s wall %8.3f s cpu\n' "start-up (precis --version)" "$startup" "$(cpu_seconds "$precis" --version)"
 for file in "$data" "$scratch/x10.jsonl"; do
   pairs=$(grep -c . "$file")
   seconds=$(best_of_three "$precis" check --data "$file" --format json)
-  python3 -c "import sys; p, s, r = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]); print('%-34s %8.3f s  %7.0f pairs/s  (%.1f× start-up)' % ('check --data, %d pairs' % p, s, p / s, s / r))" "$pairs" "$seconds" "$startup"
+  cpu=$(cpu_seconds "$precis" check --data "$file" --format json)
+  python3 -c "import sys; p, s, r, c = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]); print('%-34s %8.3f s wall %8.3f s cpu  %7.0f pairs/s  (%.1f× start-up)' % ('check --data, %d pairs' % p, s, c, p / s, s / r))" "$pairs" "$seconds" "$startup" "$cpu"
 done
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
