@@ -283,6 +283,7 @@ fn record_for(work: WorkItem, result: Result<SummaryRecord, String>) -> BatchRec
         engine: None,
         models: Vec::new(),
         stats: None,
+        faithfulness: None,
         warnings: Vec::new(),
         error: None,
     };
@@ -294,6 +295,7 @@ fn record_for(work: WorkItem, result: Result<SummaryRecord, String>) -> BatchRec
             record.engine = Some(summary.engine);
             record.models = summary.models;
             record.stats = Some(summary.stats);
+            record.faithfulness = summary.faithfulness;
             record.warnings = summary.warnings;
         }
         Err(error) => record.error = Some(error),
