@@ -15,6 +15,7 @@ fn main() {
         Command::Eval(args) => commands::eval::run(args),
         Command::Batch(args) => commands::batch::run(args),
         Command::Compare(args) => commands::compare::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     if let Err(error) = result {
         // The reader went away (`precis … | head`): nothing is wrong with the work, stop quietly.

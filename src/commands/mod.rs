@@ -4,6 +4,7 @@ pub mod batch;
 pub mod compare;
 pub mod eval;
 pub mod models;
+pub mod serve;
 pub mod summarize;
 
 use crate::cli::{EngineArgs, ModelArgs};
