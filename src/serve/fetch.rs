@@ -105,7 +105,8 @@ fn agent(policy: &UrlPolicy, timeout: Duration, refusal: Arc<Mutex<Option<String
         for address in &addresses {
             if let Some(kind) = policy.refusal(address.ip()) {
                 let host = netloc.rsplit_once(':').map_or(netloc, |(host, _)| host);
-                let reason = if host.trim_matches(['[', ']']) == address.ip().to_string() {
+                let literal = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip == address.ip());
+                let reason = if literal {
                     format!("{} ({kind})", address.ip())
                 } else {
                     format!("{} ({kind}, the address of {host})", address.ip())

@@ -86,13 +86,44 @@ pub fn parse_host(host: &str) -> Result<IpAddr, String> {
         .map_err(|_| format!("'{host}' is not an address to listen on; give an IP address (127.0.0.1, ::1, 0.0.0.0 for every interface) or localhost"))
 }
 
-/// Runs the server until SIGTERM or SIGINT, then drains it.
+/// Runs the server until SIGTERM or SIGINT, drains it, and ends the process: exit status 0
+/// when every request in flight was answered, 1 when the drain limit dropped some. Returns
+/// only when the server could not start.
 pub fn run(config: ServeConfig) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("precis-http").enable_all().build().context("cannot start the server's runtime")?;
-    runtime.block_on(serve(config))
+    let drained = runtime.block_on(serve(config))?;
+    let code = match drained {
+        Drained::All => 0,
+        Drained::Dropped(message) => {
+            eprintln!("precis: error: {message}");
+            1
+        }
+    };
+    end_process(code)
 }
 
-async fn serve(config: ServeConfig) -> Result<()> {
+/// How the stop went.
+enum Drained {
+    All,
+    /// Some requests were still in flight at the drain limit (the message says how many).
+    Dropped(String),
+}
+
+/// Ends the process at once, without C++ static destructors and `atexit` handlers: libtorch's
+/// would run while the model thread may still be inside libtorch (finishing a batch nobody
+/// waits for), and crash the exit (seen: SIGSEGV instead of the exit status).
+fn end_process(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` takes a plain integer and never returns; it only skips the process's
+    // exit handlers, which is its purpose here. Everything precis must write is written and
+    // flushed above (stderr is unbuffered; the server writes nothing else). The drain test in
+    // tests/serve.rs checks the exit status is 1, not a signal, with the model busy.
+    unsafe { libc::_exit(code) }
+}
+
+async fn serve(config: ServeConfig) -> Result<Drained> {
     let metrics = Arc::new(metrics::Metrics::default());
     let queue = queue::Queue::new(config.limits.max_queue, metrics.clone());
     let listener = tokio::net::TcpListener::bind(config.address)
@@ -161,17 +192,17 @@ async fn serve(config: ServeConfig) -> Result<()> {
     );
     let drained = tokio::time::timeout(drain, server).await;
     queue.close();
-    match drained {
+    Ok(match drained {
         Ok(_) => {
             eprintln!("precis: stopped");
-            Ok(())
+            Drained::All
         }
-        Err(_) => bail!(
+        Err(_) => Drained::Dropped(format!(
             "{} request(s) were still in flight after the {} s drain limit (--drain-timeout) and were dropped",
             metrics.in_flight.load(Ordering::Relaxed),
             drain.as_secs_f64()
-        ),
-    }
+        )),
+    })
 }
 
 async fn wait_for_signal() {

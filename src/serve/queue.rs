@@ -257,7 +257,29 @@ fn fail_waiting(queue: &Queue) {
     queue.metrics.queue_depth.store(0, Ordering::Relaxed);
 }
 
-fn run_group(summarizer: &mut Summarizer, group: Vec<Job>, engine: EngineKind, metrics: &Metrics) {
+/// What the model thread needs of the models: `Summarizer`'s methods (a trait so that the panic
+/// handling below can be tested with models that panic on purpose).
+trait Models {
+    fn set_output_shape(&mut self, shape: OutputShape);
+    fn summarize_many(&self, documents: &[Document]) -> Vec<anyhow::Result<SummaryRecord>>;
+    fn compare(&self, document: &Document, budgets: &[NamedBudget], reference: Option<&Document>) -> anyhow::Result<CompareRecord>;
+}
+
+impl Models for Summarizer {
+    fn set_output_shape(&mut self, shape: OutputShape) {
+        Summarizer::set_output_shape(self, shape.length, shape.bullets);
+    }
+
+    fn summarize_many(&self, documents: &[Document]) -> Vec<anyhow::Result<SummaryRecord>> {
+        Summarizer::summarize_many(self, documents)
+    }
+
+    fn compare(&self, document: &Document, budgets: &[NamedBudget], reference: Option<&Document>) -> anyhow::Result<CompareRecord> {
+        Summarizer::compare(self, document, budgets, reference)
+    }
+}
+
+fn run_group(summarizer: &mut impl Models, group: Vec<Job>, engine: EngineKind, metrics: &Metrics) {
     let started = Instant::now();
     let mut summaries: Vec<(Document, oneshot::Sender<Reply>)> = Vec::new();
     let mut shape = None;
@@ -284,7 +306,7 @@ fn run_group(summarizer: &mut Summarizer, group: Vec<Job>, engine: EngineKind, m
         }
     }
     let Some(shape) = shape else { return };
-    summarizer.set_output_shape(shape.length, shape.bullets);
+    summarizer.set_output_shape(shape);
     let (documents, replies): (Vec<Document>, Vec<oneshot::Sender<Reply>>) = summaries.into_iter().unzip();
     let results = summarize_guarded(summarizer, &documents, metrics);
     let batch_sizes: Vec<Option<usize>> = results.iter().map(|result| result.as_ref().ok().and_then(|record| record.stats.batch_size)).collect();
@@ -297,7 +319,7 @@ fn run_group(summarizer: &mut Summarizer, group: Vec<Job>, engine: EngineKind, m
 
 /// `summarize_many` with panics caught: a group that panics is retried one document at a
 /// time, so that only the document at fault fails.
-fn summarize_guarded(summarizer: &Summarizer, documents: &[Document], metrics: &Metrics) -> Vec<Result<SummaryRecord, JobError>> {
+fn summarize_guarded(summarizer: &impl Models, documents: &[Document], metrics: &Metrics) -> Vec<Result<SummaryRecord, JobError>> {
     let attempt = |documents: &[Document]| catch_unwind(AssertUnwindSafe(|| summarizer.summarize_many(documents)));
     let to_reply = |result: anyhow::Result<SummaryRecord>| result.map_err(|error| JobError::Failed(format!("{error:#}")));
     match attempt(documents) {
@@ -355,6 +377,71 @@ mod tests {
         let (job, _other) = summary_job(5, LengthPreset::Medium);
         pending.push_back(job);
         assert_eq!(choose_group(&pending, 8), vec![0]);
+    }
+
+    /// Models that summarize by echoing, and panic on a document that says "PANIC".
+    struct Fragile;
+
+    impl Models for Fragile {
+        fn set_output_shape(&mut self, _shape: OutputShape) {}
+
+        fn summarize_many(&self, documents: &[Document]) -> Vec<anyhow::Result<SummaryRecord>> {
+            assert!(!documents.iter().any(|d| d.text.contains("PANIC")), "a model bug");
+            documents.iter().map(|d| Ok(echo(d, documents.len()))).collect()
+        }
+
+        fn compare(&self, _: &Document, _: &[NamedBudget], _: Option<&Document>) -> anyhow::Result<CompareRecord> {
+            panic!("a model bug in compare")
+        }
+    }
+
+    fn echo(document: &Document, batch: usize) -> SummaryRecord {
+        use crate::render::{InputInfo, OutputEngines, Settings, Stats, Timings};
+        let engine = EngineKind::Abstractive;
+        SummaryRecord {
+            input: InputInfo { id: document.id.clone(), origin: document.origin.clone(), title: None, format: "text".into() },
+            headline: document.text.clone(),
+            abstract_: document.text.clone(),
+            bullets: Vec::new(),
+            engine: OutputEngines { headline: engine, abstract_: engine, bullets: engine },
+            models: Vec::new(),
+            settings: Settings { engine: "abstractive".into(), length: LengthPreset::Medium, target_words: 80, bullets: 4, generation: None },
+            stats: Stats { batch_size: Some(batch), ..Stats::default() },
+            timings_ms: Timings::default(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn job(text: &str, work: impl FnOnce(Document) -> Work) -> (Job, oneshot::Receiver<Reply>) {
+        let (reply, answer) = oneshot::channel();
+        let document = Document { id: text.into(), title: None, text: text.into(), origin: "t".into(), format: SourceFormat::Text, warnings: Vec::new() };
+        (Job { size: text.len(), work: work(document), reply }, answer)
+    }
+
+    #[test]
+    fn a_panic_fails_only_the_document_at_fault_and_the_thread_goes_on() {
+        let metrics = Metrics::default();
+        let shape = OutputShape { length: LengthPreset::Medium, bullets: 4 };
+        let summary = |document| Work::Summarize { document, shape };
+        let (jobs, mut answers): (Vec<Job>, Vec<oneshot::Receiver<Reply>>) = ["first", "PANIC here", "third"].into_iter().map(|text| job(text, summary)).unzip();
+        run_group(&mut Fragile, jobs, EngineKind::Abstractive, &metrics);
+        let outcomes: Vec<String> = answers
+            .iter_mut()
+            .map(|answer| match answer.try_recv().expect("answered") {
+                Ok(Outcome::Summary(record)) => format!("ok {} batch {:?}", record.abstract_, record.stats.batch_size),
+                Ok(Outcome::Compare(_)) => "compare".into(),
+                Err(error) => format!("{error:?}"),
+            })
+            .collect();
+        assert_eq!(outcomes, ["ok first batch Some(1)", "Panicked", "ok third batch Some(1)"], "retried one by one after the panic");
+        assert_eq!(metrics.model_panics.load(Ordering::Relaxed), 2, "the group's panic and the document's own");
+
+        let (compare, mut answer) = job("x", |document| Work::Compare { document, budgets: Vec::new(), reference: None });
+        run_group(&mut Fragile, vec![compare], EngineKind::Abstractive, &metrics);
+        assert!(matches!(answer.try_recv(), Ok(Err(JobError::Panicked))));
+        let (fine, mut answer) = job("after", summary);
+        run_group(&mut Fragile, vec![fine], EngineKind::Abstractive, &metrics);
+        assert!(matches!(answer.try_recv(), Ok(Ok(Outcome::Summary(_)))), "the same models serve the next request");
     }
 
     #[test]

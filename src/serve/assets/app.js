@@ -121,6 +121,10 @@
     $("summary").hidden = false;
   }
 
+  function count(number, noun) {
+    return `${number} ${noun}${number === 1 ? "" : "s"}`;
+  }
+
   function percent(share) {
     return `${(100 * share).toFixed(1)}%`;
   }
@@ -130,7 +134,7 @@
       const numbers = el(
         "p",
         "numbers",
-        `${variant.words} words · ${variant.sentences} sentences · compression ${percent(variant.compression)} · novel bigrams ${variant.novel_bigrams === null ? "n/a" : percent(variant.novel_bigrams)}` +
+        `${count(variant.words, "word")} · ${count(variant.sentences, "sentence")} · compression ${percent(variant.compression)} · novel bigrams ${variant.novel_bigrams === null ? "n/a" : percent(variant.novel_bigrams)}` +
           (variant.tokens === null ? "" : ` · ${variant.tokens} tokens`),
       );
       if (!variant.budget_met) numbers.append(" · ", el("span", "missed", "budget missed"));
