@@ -148,8 +148,17 @@ fn sample_articles(count: usize) -> Vec<String> {
         .map(|n| {
             let paragraphs = &samples[n % samples.len()];
             let turn = (n / samples.len()) % paragraphs.len();
-            // Three paragraphs: within the fixture models' 256-token window, so one model pass.
-            paragraphs[turn..].iter().chain(&paragraphs[..turn]).take(3).cloned().collect::<Vec<_>>().join("\n\n")
+            // Whole paragraphs up to about 100 words: within the fixture models' 256-token
+            // window, so one model pass.
+            let mut kept: Vec<String> = Vec::new();
+            for paragraph in paragraphs[turn..].iter().chain(&paragraphs[..turn]) {
+                let words: usize = kept.iter().chain([paragraph]).map(|p| p.split_whitespace().count()).sum();
+                if !kept.is_empty() && words > 100 {
+                    break;
+                }
+                kept.push(paragraph.clone());
+            }
+            kept.join("\n\n")
         })
         .collect()
 }
@@ -183,7 +192,7 @@ impl Answer {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout(Duration::from_secs(300)).redirects(0).build()
+    ureq::AgentBuilder::new().timeout(Duration::from_secs(1800)).redirects(0).build()
 }
 
 fn send(server: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Answer {
@@ -515,8 +524,33 @@ fn a_full_queue_answers_429_with_retry_after_and_a_late_answer_is_504() {
 }
 
 #[test]
+fn the_default_limits_take_64_concurrent_requests_without_refusing_any() {
+    // 64 connections at once through HTTP; that the queue itself holds 64 waiting requests with
+    // the default limit is `serve::queue`'s unit test (with a model here, this would take minutes
+    // of a debug build's decoding).
+    let server = Arc::new(Server::start(&["--engine", "extractive"]));
+    let articles = sample_articles(64);
+    let statuses: Vec<u16> = thread::scope(|scope| {
+        let handles: Vec<_> = articles
+            .iter()
+            .map(|article| {
+                let server = server.clone();
+                scope.spawn(move || post(&server, "/v1/summarize", &json!({"text": article})).status)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("client")).collect()
+    });
+    assert_eq!(statuses, vec![200; 64]);
+    assert_eq!(server.metric("precis_http_requests_total{route=\"/v1/summarize\",status=\"200\"} "), 64.0);
+}
+
+#[test]
 fn concurrent_clients_share_model_batches_and_get_what_they_would_alone() {
-    let server = Arc::new(Server::start(&fixture_args()));
+    // Short abstracts: less decoding for the debug build. Generous time limits: on a machine
+    // busy with other builds, 32 fixture summaries take minutes.
+    let mut args = fixture_args();
+    args.extend(["--length", "short", "--request-timeout", "1800"]);
+    let server = Arc::new(Server::start(&args));
     let articles = sample_articles(32);
     let records: Vec<Value> = thread::scope(|scope| {
         let handles: Vec<_> = articles
@@ -545,7 +579,7 @@ fn concurrent_clients_share_model_batches_and_get_what_they_would_alone() {
 
     // Batching changed no summary: each article alone gives the same record.
     for (index, record) in records.iter().enumerate().step_by(8) {
-        let alone = post(&server, "/v1/summarize", &json!({"text": articles[index]})).json();
+        let alone = post(&server, "/v1/summarize", &json!({"text": articles[index], "length": "short"})).json();
         assert_eq!(alone["stats"]["batch_size"], 1);
         for field in ["headline", "abstract", "bullets"] {
             assert_eq!(record[field], alone[field], "article {index}: {field} differs between batched and alone");
@@ -972,7 +1006,8 @@ fn a_drain_past_its_limit_drops_what_is_left_and_exits_1_saying_so() {
         thread::sleep(Duration::from_millis(20));
     }
     let started = Instant::now();
-    assert!(Command::new("kill").args(["-TERM", &server.pid().to_string()]).status().expect("kill").success());
+    // SIGINT (Ctrl-C) stops the server as SIGTERM does.
+    assert!(Command::new("kill").args(["-INT", &server.pid().to_string()]).status().expect("kill").success());
     let status = server.wait_exit(Duration::from_secs(30));
     assert_eq!(status.code(), Some(1), "{status:?} {}", server.stderr_text());
     assert!(started.elapsed() < Duration::from_secs(20), "the drain limit was not kept: {:?}", started.elapsed());

@@ -445,6 +445,15 @@ mod tests {
     }
 
     #[test]
+    fn the_default_queue_holds_64_waiting_requests() {
+        let queue = Queue::new(crate::serve::DEFAULT_MAX_QUEUE, Arc::new(Metrics::default()));
+        let shape = OutputShape { length: LengthPreset::Medium, bullets: 4 };
+        let answers: Vec<_> = (0..64).map(|_| queue.submit(Work::Summarize { document: document(3), shape }).expect("room for 64")).collect();
+        assert_eq!(answers.len(), 64);
+        assert!(queue.submit(Work::Summarize { document: document(3), shape }).is_err(), "the 65th waits for room");
+    }
+
+    #[test]
     fn a_full_queue_refuses_and_abandoned_requests_free_their_place() {
         let queue = Queue::new(2, Arc::new(Metrics::default()));
         let shape = OutputShape { length: LengthPreset::Medium, bullets: 4 };
