@@ -73,7 +73,9 @@ PY
 cat >"$work/load.lua" <<'LUA'
 -- One connection per thread; thread i posts bodies i, i + clients, i + 2 clients, ... and stops
 -- after QUOTA answers. done() prints one JSON line with the latencies and status counts.
-local bodies, threads, statuses = {}, {}, {}
+-- `statuses` is global: done() reads each thread's with thread:get, which sees globals only.
+local bodies, threads = {}, {}
+statuses = {}
 local quota, clients = tonumber(os.getenv("WRK_QUOTA")), tonumber(os.getenv("WRK_CLIENTS"))
 local next_body, answered = 0, 0
 
