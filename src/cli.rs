@@ -44,6 +44,8 @@ pub enum Command {
     Extract(ExtractArgs),
     // The help text is CheckArgs' doc comment.
     Check(CheckArgs),
+    // The help text is ServeArgs' doc comment (a doc comment here would replace its examples).
+    Serve(ServeArgs),
 }
 
 /// Options shared by every command that summarizes: the engine and its model, long inputs,
@@ -344,6 +346,77 @@ pub enum CheckFormat {
     Jsonl,
 }
 
+/// Serve summaries over HTTP: a JSON API and a web page, with the models loaded once.
+///
+/// Endpoints: POST /v1/summarize and /v1/compare (JSON with `text`, `html` or `url`; the answers
+/// are the records `--format json` prints), POST /v1/check, GET /healthz, /readyz, /metrics
+/// (Prometheus), /openapi.json, and / (the page). Requests that arrive together go through the
+/// model in shared batches. Binds to loopback unless told otherwise; a non-loopback --host needs
+/// --api-key. SIGTERM or Ctrl-C stops taking connections and finishes the requests in flight.
+///
+/// Examples:
+///   precis serve
+///   precis serve --engine extractive --port 9000
+///   PRECIS_API_KEY=secret precis serve --host 0.0.0.0 --max-queue 128
+///   curl -s localhost:8080/v1/summarize -H 'content-type: application/json' -d '{"text": "…"}'
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ServeArgs {
+    /// Address to listen on: an IP address or localhost. Anything but loopback needs --api-key.
+    #[arg(long, default_value = crate::serve::DEFAULT_HOST, value_parser = crate::serve::parse_host)]
+    pub host: std::net::IpAddr,
+
+    /// Port to listen on (0: any free port, printed at start).
+    #[arg(long, default_value_t = crate::serve::DEFAULT_PORT)]
+    pub port: u16,
+
+    /// Require `Authorization: Bearer KEY` on /v1/* and /metrics. Prefer the environment
+    /// variable to the option (command lines are visible to other users).
+    #[arg(long, value_name = "KEY", env = crate::serve::API_KEY_ENV, hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// Let `url` requests fetch from loopback, private, link-local and metadata addresses
+    /// (refused by default, after DNS resolution and on every redirect).
+    #[arg(long)]
+    pub allow_private_urls: bool,
+
+    /// Let `url` requests fetch from this network (ADDRESS or ADDRESS/PREFIX) even if private;
+    /// may be given several times.
+    #[arg(long, value_name = "CIDR", value_parser = crate::serve::Network::parse)]
+    pub allow_url_network: Vec<crate::serve::Network>,
+
+    /// Largest request body in bytes; larger ones are answered 413.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::serve::DEFAULT_MAX_BODY_BYTES, value_parser = parse_positive_usize)]
+    pub max_body_bytes: usize,
+
+    /// Requests that may wait for the model at once; more are answered 429 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_MAX_QUEUE, value_parser = parse_positive_usize)]
+    pub max_queue: usize,
+
+    /// Documents the model takes from the queue at once (batched by similar length).
+    #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_MAX_BATCH, value_parser = parse_batch)]
+    pub max_batch: usize,
+
+    /// Milliseconds the model waits for a batch to fill once a request is waiting (models only).
+    #[arg(long, value_name = "MS", default_value_t = crate::serve::DEFAULT_BATCH_WAIT_MS, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub batch_wait: u64,
+
+    /// Seconds a request may take in all (download, queue, model); later ones are answered 504.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::serve::DEFAULT_REQUEST_TIMEOUT_SECS, value_parser = parse_timeout)]
+    pub request_timeout: f64,
+
+    /// Seconds a stopping server (SIGTERM, Ctrl-C) spends finishing the requests in flight.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::serve::DEFAULT_DRAIN_TIMEOUT_SECS, value_parser = parse_timeout)]
+    pub drain_timeout: f64,
+
+    /// Seconds to wait for a `url` request's site (connect, and between reads).
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::serve::DEFAULT_FETCH_TIMEOUT_SECS, value_parser = parse_timeout)]
+    pub fetch_timeout: f64,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// List the presets: name, repository, architecture, license, and whether it is cached.
@@ -436,5 +509,19 @@ fn parse_timeout(value: &str) -> Result<f64, String> {
     match value.trim().parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
         _ => Err(format!("'{value}' is not a timeout; give seconds between 0 and 3600, e.g. 20 or 0.5")),
+    }
+}
+
+fn parse_positive_usize(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(number) if number > 0 => Ok(number),
+        _ => Err(format!("'{value}' is not a positive whole number")),
+    }
+}
+
+fn parse_batch(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(number) if (1..=64).contains(&number) => Ok(number),
+        _ => Err(format!("'{value}' is not a batch size; give a number from 1 to 64")),
     }
 }

@@ -18,5 +18,6 @@ pub mod length;
 pub mod pipeline;
 pub mod render;
 pub mod rouge;
+pub mod serve;
 pub mod text;
 pub mod variants;

@@ -17,6 +17,7 @@ fn main() {
         Command::Compare(args) => commands::compare::run(args),
         Command::Extract(args) => commands::extract::run(args),
         Command::Check(args) => commands::check::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     if let Err(error) = result {
         // The reader went away (`precis … | head`): nothing is wrong with the work, stop quietly.

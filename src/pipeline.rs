@@ -138,6 +138,13 @@ impl Summarizer {
         Ok(summarizer)
     }
 
+    /// Sets the abstract length and the bullet count of the documents summarized next: a
+    /// server takes them per request, with its models loaded once.
+    pub fn set_output_shape(&mut self, length: LengthPreset, bullets: usize) {
+        self.options.length = length;
+        self.options.bullets = bullets;
+    }
+
     pub fn engine_used(&self) -> EngineKind {
         if self.abstract_model.is_some() {
             EngineKind::Abstractive

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod eval;
 pub mod extract;
 pub mod models;
+pub mod serve;
 pub mod summarize;
 
 use crate::cli::{EngineArgs, ModelArgs};
