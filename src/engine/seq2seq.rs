@@ -1,10 +1,10 @@
 //! Abstractive summarization with pretrained seq2seq models (BART, PEGASUS, T5).
 //!
-//! Owns: turning a model directory's files (config, weights, tokenizer) into a loaded model
-//! (rust-bert's network types, `engine::network`), encoding text with the model's own tokenizer
-//! and input prefix, generating with precis's own per-output settings through precis's own
-//! decoding loop (`engine::decode`, transformers 4.44 semantics), and decoding ids to text.
-//! Neither rust-bert's summarization pipeline nor its generators are used.
+//! Owns: turning a model's files (config, weights, tokenizer) into a loaded model (its
+//! configuration read by `engine::config`, its network built by `engine::network`), encoding text
+//! with the model's own tokenizer and input prefix, generating with per-output settings through
+//! precis's own decoding loop (`engine::decode`, transformers 4.44 semantics), and decoding ids to
+//! text. Neither rust-bert's summarization pipeline nor its generators are used.
 //!
 //! It does not decide what to summarize (`pipeline`) or where the files come from (`hub`).
 
@@ -15,85 +15,22 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use rust_bert::pipelines::common::{ModelType, TokenizerOption};
 use rust_tokenizers::tokenizer::TruncationStrategy;
-use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
+use super::config::{self, ModelConfig};
 use super::decode::{self, SpecialTokens, StepModel};
 use super::network::Network;
-use crate::hub::weights;
+pub use super::config::Architecture;
+pub use crate::generation::GenerationSettings;
+use crate::generation::Generation;
+pub use crate::hub::{ModelFiles, TokenizerFiles};
 
-/// The model families precis can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Architecture {
-    Bart,
-    Pegasus,
-    T5,
-}
-
-impl Architecture {
-    pub fn name(self) -> &'static str {
-        match self {
-            Architecture::Bart => "bart",
-            Architecture::Pegasus => "pegasus",
-            Architecture::T5 => "t5",
-        }
+fn model_type(architecture: Architecture) -> ModelType {
+    match architecture {
+        Architecture::Bart => ModelType::Bart,
+        Architecture::Pegasus => ModelType::Pegasus,
+        Architecture::T5 => ModelType::T5,
     }
-
-    fn model_type(self) -> ModelType {
-        match self {
-            Architecture::Bart => ModelType::Bart,
-            Architecture::Pegasus => ModelType::Pegasus,
-            Architecture::T5 => ModelType::T5,
-        }
-    }
-}
-
-/// Decoding settings for one output (headline, abstract or bullets). Lengths are in tokens,
-/// counted as Hugging Face's `generate(max_length=…)` counts them (decoder start token included).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GenerationSettings {
-    pub min_tokens: u32,
-    pub max_tokens: u32,
-    pub beams: u32,
-    pub length_penalty: f64,
-    pub no_repeat_ngram: u32,
-    pub early_stopping: bool,
-}
-
-impl GenerationSettings {
-    pub fn validate(&self, what: &str) -> Result<()> {
-        if self.max_tokens == 0 || self.min_tokens > self.max_tokens {
-            bail!("{what}: min_tokens ({}) must be at most max_tokens ({}), and max_tokens above 0", self.min_tokens, self.max_tokens);
-        }
-        if self.beams == 0 {
-            bail!("{what}: beams must be at least 1");
-        }
-        if !(self.length_penalty > 0.0) {
-            bail!("{what}: length_penalty must be above 0 (got {})", self.length_penalty);
-        }
-        Ok(())
-    }
-}
-
-/// The tokenizer files found in a model directory, in order of preference.
-#[derive(Debug, Clone)]
-pub enum TokenizerFiles {
-    /// A Hugging Face `tokenizer.json`, with the `special_tokens_map.json` rust-bert needs beside it.
-    Json { tokenizer: PathBuf, special_tokens_map: Option<PathBuf> },
-    /// Byte-level BPE as `vocab.json` + `merges.txt` (BART / RoBERTa style).
-    VocabMerges { vocab: PathBuf, merges: PathBuf },
-    /// A SentencePiece model (`spiece.model`; T5 and PEGASUS).
-    SentencePiece { model: PathBuf },
-}
-
-/// Everything needed to load one model from local files.
-#[derive(Debug, Clone)]
-pub struct ModelFiles {
-    pub config: PathBuf,
-    pub weights: PathBuf,
-    pub tokenizer: TokenizerFiles,
 }
 
 /// Outputs of [`Seq2SeqModel::generate_variants_timed`]: `outputs[v][i]` is input `i` decoded
@@ -120,36 +57,61 @@ pub struct Seq2SeqModel {
     /// rust_tokenizers' SentencePiece reader does not apply the model's whitespace normalization
     /// (runs of spaces and newlines become one space), which Hugging Face's tokenizers do.
     collapse_whitespace: bool,
+    /// Decoding defaults from the model's configuration.
+    generation: Generation,
 }
 
 impl Seq2SeqModel {
-    /// Loads a model. `window` overrides the input window the config implies (T5 has none).
-    pub fn load(
-        files: &ModelFiles,
-        architecture: Architecture,
-        prefix: &str,
-        window: Option<usize>,
-        device: Device,
-    ) -> Result<Seq2SeqModel> {
+    /// Loads a model. Its configuration decides the architecture, the input window and prefix;
+    /// `prefix` and `window` override them (a preset's choices; the window never goes beyond the
+    /// positions the weights have).
+    pub fn load(files: &ModelFiles, prefix: Option<&str>, window: Option<usize>, device: Device) -> Result<Seq2SeqModel> {
         let scratch = ScratchDir::new()?;
-        let config = prepare_config(&files.config, architecture)?;
-        let tokens = SpecialTokens::from_config(&config.value).with_context(|| format!("in {}", files.config.display()))?;
+        let configuration = config::read(files)?;
+        let architecture = configuration.architecture;
         let tokenizer = load_tokenizer(&files.tokenizer, architecture, &scratch)?;
-        let plan = weights::inspect(&files.weights, architecture)?;
         let weights_name = files.weights.display().to_string();
-        let network = match quietly(|| Network::load(architecture, &config.model_config, &files.weights, &plan, device)) {
+        let network = match quietly(|| Network::load(&configuration, &files.weights, device)) {
             Ok(Ok(network)) => network,
             Ok(Err(error)) => return Err(weights_error(&weights_name, &format!("{error:#}"))),
             Err(panic) => return Err(weights_error(&weights_name, &panic)),
         };
-        let pad_id = config.pad_token_id.or_else(|| tokenizer.get_pad_id()).unwrap_or(0);
-        // Never beyond the positions the weights have, whatever a preset claims.
-        let window = match (window, config.max_positions) {
+        let pad_id = configuration.config.get("pad_token_id").and_then(|v| v.as_i64()).or_else(|| tokenizer.get_pad_id()).unwrap_or(0);
+        let window = match (window, configuration.max_positions) {
             (Some(wanted), Some(positions)) => wanted.min(positions),
-            (wanted, positions) => wanted.or(positions).unwrap_or(512),
+            (Some(wanted), None) => wanted,
+            (None, _) => configuration.window,
         };
         let collapse_whitespace = matches!(files.tokenizer, TokenizerFiles::SentencePiece { .. });
-        Ok(Seq2SeqModel { architecture, network, tokens, tokenizer, prefix: prefix.to_string(), pad_id, device, window, collapse_whitespace })
+        let ModelConfig { tokens, prefix: configured_prefix, generation, .. } = configuration;
+        Ok(Seq2SeqModel {
+            architecture,
+            network,
+            tokens,
+            tokenizer,
+            prefix: prefix.map_or(configured_prefix, str::to_string),
+            pad_id,
+            device,
+            window,
+            collapse_whitespace,
+            generation,
+        })
+    }
+
+    /// The decoding settings the model's own configuration gives, with their sources (see
+    /// `engine::config`).
+    pub fn configured_generation(&self) -> &Generation {
+        &self.generation
+    }
+
+    /// Which network runs the model: "precis" (its own) or "rust-bert".
+    pub fn network_implementation(&self) -> &'static str {
+        self.network.implementation()
+    }
+
+    /// The input prefix the model's encoder inputs start with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     pub fn architecture(&self) -> Architecture {
@@ -270,7 +232,7 @@ impl Seq2SeqModel {
 fn weights_error(weights: &str, cause: &str) -> anyhow::Error {
     anyhow!(
         "could not load the model weights {weights}: {cause}\n  The file may be incomplete, corrupt, or for another architecture. \
-         Delete it and fetch it again (`precis models pull NAME`), or point --model at a directory with a loadable model.safetensors or rust_model.ot."
+         Delete it and fetch it again (`precis models pull NAME`), or point --model at a directory with loadable weights."
     )
 }
 
@@ -329,72 +291,6 @@ impl Drop for ScratchDir {
     }
 }
 
-struct PreparedConfig {
-    /// config.json with the legacy keys transformers understands mapped (what decoding reads).
-    value: serde_json::Value,
-    /// The same, shaped for rust-bert's config types (what the network is built from).
-    model_config: serde_json::Value,
-    pad_token_id: Option<i64>,
-    max_positions: Option<usize>,
-}
-
-/// Reads config.json, fixes the traps rust-bert falls into with real Hub configs, and checks that
-/// it parses as the architecture's config (rust-bert would panic on a bad one).
-fn prepare_config(path: &Path, architecture: Architecture) -> Result<PreparedConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the model config {}", path.display()))?;
-    let mut config: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("the model config {} is not valid JSON; fetch it again or fix the file", path.display()))?;
-    let object = config
-        .as_object_mut()
-        .ok_or_else(|| anyhow!("the model config {} is not a JSON object", path.display()))?;
-    if let Architecture::Bart | Architecture::Pegasus = architecture {
-        // transformers maps the legacy flag to forced_bos_token_id.
-        let legacy_force_bos = object.get("force_bos_token_to_be_generated").and_then(|v| v.as_bool()) == Some(true);
-        if legacy_force_bos && object.get("forced_bos_token_id").map_or(true, |v| v.is_null()) {
-            let bos = object.get("bos_token_id").cloned().unwrap_or(serde_json::json!(0));
-            object.insert("forced_bos_token_id".into(), bos);
-        }
-    }
-    let pad_token_id = object.get("pad_token_id").and_then(|v| v.as_i64());
-    let max_positions = match architecture {
-        Architecture::Bart | Architecture::Pegasus => object.get("max_position_embeddings").and_then(|v| v.as_u64()).map(|v| v as usize),
-        Architecture::T5 => None,
-    };
-
-    let mut model_config = config.clone();
-    if let Some(object) = model_config.as_object_mut() {
-        if architecture == Architecture::T5 {
-            // rust-bert's T5Config requires all four of its known tasks when the key is present.
-            let complete = object.get("task_specific_params").and_then(|v| v.as_object()).map_or(true, |tasks| {
-                ["summarization", "translation_en_to_de", "translation_en_to_fr", "translation_en_to_ro"]
-                    .iter()
-                    .all(|task| tasks.contains_key(*task))
-            });
-            if !complete {
-                object.remove("task_specific_params");
-            }
-        }
-        // rust-bert's config types take one id where transformers allows a list; the network
-        // does not use these ids (decoding reads them from `value`).
-        for key in ["eos_token_id", "forced_eos_token_id"] {
-            if let Some(first) = object.get(key).and_then(|v| v.as_array()).map(|ids| ids.first().cloned().unwrap_or(serde_json::Value::Null)) {
-                object.insert(key.into(), first);
-            }
-        }
-        // The decoding loop needs the key/value cache and nothing else from the decoder.
-        object.insert("output_past".into(), serde_json::json!(true));
-        object.insert("output_attentions".into(), serde_json::json!(false));
-        object.insert("output_hidden_states".into(), serde_json::json!(false));
-    }
-    let check = match architecture {
-        Architecture::Bart => serde_json::from_value::<rust_bert::bart::BartConfig>(model_config.clone()).map(|_| ()),
-        Architecture::Pegasus => serde_json::from_value::<rust_bert::pegasus::PegasusConfig>(model_config.clone()).map(|_| ()),
-        Architecture::T5 => serde_json::from_value::<rust_bert::t5::T5Config>(model_config.clone()).map(|_| ()),
-    };
-    check.map_err(|e| anyhow!("the model config {} is not a valid {} config: {e}", path.display(), architecture.name()))?;
-    Ok(PreparedConfig { value: config, model_config, pad_token_id, max_positions })
-}
-
 fn load_tokenizer(files: &TokenizerFiles, architecture: Architecture, scratch: &ScratchDir) -> Result<TokenizerOption> {
     let loaded = match files {
         TokenizerFiles::Json { tokenizer, special_tokens_map } => {
@@ -408,11 +304,11 @@ fn load_tokenizer(files: &TokenizerFiles, architecture: Architecture, scratch: &
         TokenizerFiles::VocabMerges { vocab, merges } => {
             let vocab_path = path_str(vocab)?;
             let merges_path = path_str(merges)?;
-            TokenizerOption::from_file(architecture.model_type(), vocab_path, Some(merges_path), false, None, false)
+            TokenizerOption::from_file(model_type(architecture), vocab_path, Some(merges_path), false, None, false)
                 .map_err(|e| anyhow!("cannot load the tokenizer {} + {}: {e}", vocab.display(), merges.display()))?
         }
         TokenizerFiles::SentencePiece { model } => {
-            TokenizerOption::from_file(architecture.model_type(), path_str(model)?, None, false, None, None)
+            TokenizerOption::from_file(model_type(architecture), path_str(model)?, None, false, None, None)
                 .map_err(|e| anyhow!("cannot load the SentencePiece tokenizer {}: {e}", model.display()))?
         }
     };
