@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::cache::{self, check_revision, resolve_commit, snapshot_file_path, HubSettings};
-use super::download::{self, HubError};
+use super::download;
 use super::weights;
 use super::{ModelFiles, TokenizerFiles};
 
@@ -177,14 +177,13 @@ pub fn locate(spec: &RepoSpec, settings: &HubSettings, refresh: bool) -> Result<
                      run `precis models pull {shown}` once with network access"
                 )))
             }
-            None if settings.offline => {
-                return Err(anyhow!(HubError::Offline {
-                    repo: spec.repo.clone(),
-                    revision: spec.revision.clone(),
-                    filename: "config.json".into(),
-                    cache_dir: settings.cache_dir.clone(),
-                }))
-            }
+            None if settings.offline => bail!(
+                "model {} (revision {}) is not in the Hugging Face cache at {}, and offline mode is on (--offline or HF_HUB_OFFLINE); \
+                 run `precis models pull {shown}` once with network access",
+                spec.repo,
+                spec.revision,
+                settings.cache_dir.display()
+            ),
             _ => {}
         }
     }
