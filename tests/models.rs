@@ -161,7 +161,7 @@ fn models_list_and_path_show_cached_repositories_with_their_cards_license() {
     let row = text.lines().find(|l| l.starts_with("someone/fine-tuned-bart @ 1111111")).unwrap_or_else(|| panic!("{text}"));
     assert!(row.contains("bart") && row.contains("cc-by-4.0") && row.contains("main"), "{row}");
     let row = text.lines().find(|l| l.starts_with("someone/no-card @ 1111111")).unwrap_or_else(|| panic!("{text}"));
-    assert!(row.contains("t5") && row.contains("not stated on its model card"), "{row}");
+    assert!(row.contains("t5") && row.contains("unknown: the repository has no model card"), "{row}");
 
     let listed: Value = serde_json::from_slice(&run(precis(&cache).args(["models", "list", "--json"])).stdout).expect("json");
     let entry = listed.as_array().expect("rows").iter().find(|r| r["repo"] == "someone/fine-tuned-bart").expect("listed");
@@ -172,7 +172,7 @@ fn models_list_and_path_show_cached_repositories_with_their_cards_license() {
     assert_eq!(stdout(&path).trim(), snapshot.to_str().expect("path"));
     let record = json(&summarize(&cache, None, "someone/fine-tuned-bart", "someone/no-card", &["--offline"]));
     assert_eq!(record["models"][0]["license"], "cc-by-4.0");
-    assert_eq!(record["models"][1]["license"], "not stated on its model card");
+    assert_eq!(record["models"][1]["license"], "unknown: the repository has no model card (README.md)");
 }
 
 /// A cache filled by Python's huggingface_hub (blobs, snapshot links, refs/main) is used offline
@@ -313,5 +313,27 @@ fn pytorch_checkpoints_are_read_without_python() {
         std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).expect("write");
         let error = pickle::read_tensors(&cut).expect_err("truncated").to_string();
         assert!(error.contains(file) && (error.contains("truncated") || error.contains("zip")), "{error}");
+    }
+}
+
+/// precis's own T5 (v1.0 and v1.1) and PEGASUS give the same summary with their kernels, without
+/// them (libtorch's operations, what runs on CPUs without AVX2/FMA), and as rust-bert's networks.
+#[test]
+fn t5_and_pegasus_summaries_are_the_same_on_every_network_path() {
+    let cache = scratch("own-network-paths");
+    for (model, headline) in [("t5-tiny", "t5-v1_1-tiny"), ("pegasus-tiny", "t5-tiny")] {
+        let summary = |env: &[(&str, &str)]| -> Value {
+            let mut command = precis(&cache);
+            command.args(["summarize", SEED, "--model", &local(model), "--headline-model", &local(headline), "--format", "json", "--long", "truncate"]);
+            for (key, value) in env {
+                command.env(key, value);
+            }
+            let record = json(&run(&mut command));
+            serde_json::json!({ "headline": record["headline"], "abstract": record["abstract"], "bullets": record["bullets"] })
+        };
+        let own = summary(&[]);
+        assert!(!own["abstract"].as_str().unwrap_or_default().is_empty(), "{model}: {own}");
+        assert_eq!(summary(&[("PRECIS_KERNELS", "0")]), own, "{model}: without precis's kernels");
+        assert_eq!(summary(&[("PRECIS_RUST_BERT", "1")]), own, "{model}: with rust-bert's networks");
     }
 }

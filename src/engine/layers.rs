@@ -193,6 +193,16 @@ pub fn split_heads(states: &Tensor, heads: i64, head_dim: i64) -> Result<Tensor>
     Ok(states.f_view([batch, length, heads, head_dim])?.f_transpose(1, 2)?)
 }
 
+/// transformers' eager attention over whole sequences (the encoder): `softmax(query · keyᵀ +
+/// mask) · value` in f32, `query` already scaled as the architecture scales it, `mask` additive
+/// and broadcast to `[batch, heads, queries, keys]`. Operation by operation as transformers runs
+/// it, so that the encoder's states are the same bits (libtorch's fused
+/// `scaled_dot_product_attention` sums in another order).
+pub fn eager_attention(query: &Tensor, key: &Tensor, value: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let scores = query.f_matmul(&key.f_transpose(2, 3)?)?.f_add(mask)?;
+    Ok(scores.f_softmax(-1, Kind::Float)?.f_matmul(value)?)
+}
+
 /// What every decoder step of one decoding reads from the encoder side: per layer, the
 /// cross-attention keys `[batch, heads, source, head_dim]` and values transposed `[batch, heads,
 /// head_dim, source]` (the layout `kernels::attend` streams), once per input for all its beams.

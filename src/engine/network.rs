@@ -30,7 +30,7 @@ use super::decode::StepModel;
 use super::kernels;
 use super::layers::{CrossSource, SelfCache};
 use super::pegasus::Pegasus;
-use super::t5::T5;
+use super::t5::{self, T5};
 use crate::hub::weights;
 
 /// A loaded network and, for rust-bert's models, the variable store that owns its weights.
@@ -57,8 +57,10 @@ pub enum Cache {
     T5(Vec<(Option<T5LayerState>, Option<T5LayerState>)>),
     /// precis's BART: self-attention only (the cross-attention lives in the source).
     OwnBart(bart::Cache),
-    /// precis's T5 and PEGASUS: self-attention only.
+    /// precis's PEGASUS: self-attention only.
     Own(SelfCache),
+    /// precis's T5: self-attention only, and whether beam search reordered it yet.
+    OwnT5(t5::Cache),
 }
 
 /// The encoder side of one decoding.
@@ -68,8 +70,10 @@ pub enum Source {
     Expanded { encoder_states: Tensor, attention_mask: Tensor },
     /// For precis's BART: cross-attention keys and values once per input.
     OwnBart(bart::Source),
-    /// For precis's T5 and PEGASUS: cross-attention keys and values once per input.
+    /// For precis's PEGASUS: cross-attention keys and values once per input.
     Own(CrossSource),
+    /// For precis's T5: cross-attention keys and values per row (see `t5::Source`).
+    OwnT5(t5::Source),
 }
 
 type BartLayers = Vec<(Option<BartLayerState>, Option<BartLayerState>)>;
@@ -240,7 +244,7 @@ impl StepModel for Network {
     fn prepare(&self, encoder_states: &Tensor, attention_mask: &Tensor, beams: usize) -> Result<Source> {
         match &self.model {
             Model::OwnBart(model) => return Ok(Source::OwnBart(model.prepare(encoder_states, attention_mask, beams)?)),
-            Model::OwnT5(model) => return Ok(Source::Own(model.prepare(encoder_states, attention_mask, beams)?)),
+            Model::OwnT5(model) => return Ok(Source::OwnT5(model.prepare(encoder_states, attention_mask, beams)?)),
             Model::OwnPegasus(model) => return Ok(Source::Own(model.prepare(encoder_states, attention_mask, beams)?)),
             _ => {}
         }
@@ -253,55 +257,54 @@ impl StepModel for Network {
     }
 
     fn step(&self, last_tokens: &Tensor, source: &Source, cache: Option<Cache>) -> Result<(Tensor, Cache)> {
-        let (encoder_states, attention_mask) = match (source, &self.model) {
+        // rust-bert's decoders return logits `[rows, 1, vocab]` and a cache that may be missing.
+        let rust_bert_step = |output: (Tensor, Option<Cache>)| -> Result<(Tensor, Cache)> {
+            let (logits, cache) = output;
+            let cache = cache.ok_or_else(|| anyhow!("the decoder returned no key/value cache"))?;
+            Ok((logits.f_select(1, -1)?, cache))
+        };
+        match (source, &self.model) {
             (Source::OwnBart(source), Model::OwnBart(model)) => {
                 let past = match cache {
                     None => None,
                     Some(Cache::OwnBart(cache)) => Some(cache),
-                    Some(_) => bail!("a rust-bert cache was given to precis's BART"),
+                    Some(_) => bail!("another network's cache was given to precis's BART"),
                 };
                 let (logits, cache) = model.step(last_tokens, source, past)?;
-                return Ok((logits, Cache::OwnBart(cache)));
+                Ok((logits, Cache::OwnBart(cache)))
             }
-            (Source::Own(source), Model::OwnT5(_) | Model::OwnPegasus(_)) => {
+            (Source::OwnT5(source), Model::OwnT5(model)) => {
                 let past = match cache {
                     None => None,
-                    Some(Cache::Own(cache)) => Some(cache),
-                    Some(_) => bail!("another network's cache was given to precis's T5 or PEGASUS"),
+                    Some(Cache::OwnT5(cache)) => Some(cache),
+                    Some(_) => bail!("another network's cache was given to precis's T5"),
                 };
-                let (logits, cache) = match &self.model {
-                    Model::OwnT5(model) => model.step(last_tokens, source, past)?,
-                    Model::OwnPegasus(model) => model.step(last_tokens, source, past)?,
-                    _ => bail!("precis's T5 or PEGASUS source given to another network"),
-                };
-                return Ok((logits, Cache::Own(cache)));
+                let (logits, cache) = model.step(last_tokens, source, past)?;
+                Ok((logits, Cache::OwnT5(cache)))
             }
-            (Source::Expanded { encoder_states, attention_mask }, Model::Bart(_) | Model::Pegasus(_) | Model::T5(_)) => (encoder_states, attention_mask),
-            _ => bail!("the decoding source was prepared for another network"),
-        };
-        let (logits, cache) = match &self.model {
-            Model::OwnBart(_) | Model::OwnT5(_) | Model::OwnPegasus(_) => bail!("precis's network was given a source prepared for rust-bert"),
-            Model::Bart(model) => {
+            (Source::Own(source), Model::OwnPegasus(model)) => {
+                let (logits, cache) = model.step(last_tokens, source, own_cache(cache)?)?;
+                Ok((logits, Cache::Own(cache)))
+            }
+            (Source::Expanded { encoder_states, attention_mask }, Model::Bart(model)) => {
                 let output = model.forward_t(None, Some(attention_mask), Some(encoder_states), Some(last_tokens), None, bart_cache(cache)?, false);
-                (output.decoder_output, output.cache.map(Cache::Bart))
+                rust_bert_step((output.decoder_output, output.cache.map(Cache::Bart)))
             }
-            Model::Pegasus(model) => {
+            (Source::Expanded { encoder_states, attention_mask }, Model::Pegasus(model)) => {
                 let output = model.forward_t(None, Some(attention_mask), Some(encoder_states), Some(last_tokens), None, bart_cache(cache)?, false);
-                (output.decoder_output, output.cache.map(Cache::Bart))
+                rust_bert_step((output.decoder_output, output.cache.map(Cache::Bart)))
             }
-            Model::T5(model) => {
+            (Source::Expanded { encoder_states, attention_mask }, Model::T5(model)) => {
                 let past = match cache {
                     None => None,
                     Some(Cache::T5(layers)) => Some(layers),
-                    Some(_) => bail!("a BART cache was given to a T5 model"),
+                    Some(_) => bail!("another network's cache was given to rust-bert's T5"),
                 };
                 let output = model.forward_t(None, Some(attention_mask), Some(encoder_states), Some(last_tokens), None, None, None, past, false);
-                (output.decoder_output, output.next_cache.map(Cache::T5))
+                rust_bert_step((output.decoder_output, output.next_cache.map(Cache::T5)))
             }
-        };
-        let cache = cache.ok_or_else(|| anyhow!("the decoder returned no key/value cache"))?;
-        // [rows, 1, vocab] → [rows, vocab]
-        Ok((logits.f_select(1, -1)?, cache))
+            _ => bail!("the decoding source was prepared for another network"),
+        }
     }
 
     fn step_threads(&self, rows: usize) -> Option<kernels::SingleThreadedLibtorch> {
@@ -337,10 +340,21 @@ impl StepModel for Network {
                 _ => bail!("a cache of precis's BART was given to another network"),
             },
             // The cross-attention keys and values are shared by an input's beams: only the
-            // self-attention caches follow the beams (T5's `_reorder_cache` reorders the
-            // cross-attention copies too, which are identical within an input).
+            // self-attention caches follow the beams.
             Cache::Own(cache) => Cache::Own(cache.reorder(rows)?),
+            Cache::OwnT5(cache) => match &self.model {
+                Model::OwnT5(model) => Cache::OwnT5(model.reorder(cache, rows)?),
+                _ => bail!("a cache of precis's T5 was given to another network"),
+            },
         })
+    }
+}
+
+fn own_cache(cache: Option<Cache>) -> Result<Option<SelfCache>> {
+    match cache {
+        None => Ok(None),
+        Some(Cache::Own(cache)) => Ok(Some(cache)),
+        Some(_) => bail!("another network's cache was given to precis's PEGASUS"),
     }
 }
 

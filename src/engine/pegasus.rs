@@ -2,9 +2,12 @@
 //! and decoder layers, a final layer norm on each side, sinusoidal positions, embeddings scaled
 //! by √d_model, `final_logits_bias`), on the weights file's tensors.
 //!
-//! Like `engine::bart`: the encoder runs libtorch's fused `scaled_dot_product_attention` with q/k/v
-//! as one product; a decoder step projects its rows on precis's kernels (`engine::kernels`) and
-//! attends over cross-attention keys and values projected once per input and shared by its beams.
+//! Like `engine::bart`, q/k/v are one product and a decoder step projects its rows on precis's
+//! kernels (`engine::kernels`) and attends over cross-attention keys and values projected once per
+//! input and shared by its beams. The encoder's attention is transformers' eager attention
+//! (PEGASUS has no SDPA path in transformers 4.44), operation by operation: libtorch's fused
+//! `scaled_dot_product_attention` sums in another order, which moved T5's encoder states by 2e-4
+//! on the fixtures and flipped a beam (see `engine::layers::eager_attention`).
 //!
 //! Positions are exact: the file's `embed_positions` tables when it has them (transformers loads
 //! those), else the table computed as transformers computes it (in f64, then rounded to f32).
@@ -158,14 +161,15 @@ impl Pegasus {
         let positions = self.encoder_positions.f_narrow(0, 0, source)?;
         let embedded = self.shared.f_index_select(0, &input_ids.f_view([batch * source])?)?.f_view([batch, source, self.hidden])?;
         let mut hidden = embedded.f_mul_scalar(self.embed_scale)?.f_add(&positions)?;
-        let mask = layers::additive_mask(attention_mask, hidden.kind())?.f_expand([batch, 1, source, source], false)?;
+        let mask = layers::additive_mask(attention_mask, hidden.kind())?;
         let heads = self.encoder_heads;
         let head_dim = self.hidden / heads;
+        let scaling = (head_dim as f64).powf(-0.5);
         for layer in &self.encoder_layers {
             let normed = layer.self_attn_layer_norm.apply(&hidden)?;
             let qkv = layer.self_attn_qkv.forward(&normed)?.f_view([batch, source, 3, heads, head_dim])?.f_permute([2, 0, 3, 1, 4])?;
-            let (query, key, value) = (qkv.f_get(0)?, qkv.f_get(1)?, qkv.f_get(2)?);
-            let attended = Tensor::f_scaled_dot_product_attention(&query, &key, &value, Some(&mask), 0.0, false, None)?;
+            let (query, key, value) = (qkv.f_get(0)?.f_mul_scalar(scaling)?, qkv.f_get(1)?, qkv.f_get(2)?);
+            let attended = layers::eager_attention(&query, &key, &value, &mask)?;
             let attended = attended.f_transpose(1, 2)?.f_reshape([batch, source, self.hidden])?;
             hidden = hidden.f_add(&layer.self_attn_out.forward(&attended)?)?;
             let normed = layer.final_layer_norm.apply(&hidden)?;

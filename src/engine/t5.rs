@@ -4,10 +4,12 @@
 //!
 //! T5's attention is unscaled and adds a learned bias per relative-position bucket (block 0 of
 //! each side owns the table; every layer adds the same bias, padding mask included). The encoder
-//! runs libtorch's fused `scaled_dot_product_attention` (scale 1, the bias as its mask) with q/k/v
-//! as one product; a decoder step projects its rows on precis's kernels (`engine::kernels`),
-//! computes the one new query's buckets, and attends over cross-attention keys and values
-//! projected once per input and shared by its beams (cross-attention has no position bias).
+//! computes q/k/v as one product and attends as transformers' eager attention does (T5 has no SDPA
+//! path in transformers 4.44; libtorch's fused `scaled_dot_product_attention` moved the encoder
+//! states by 2e-4 on the fixtures and flipped a beam). A decoder step projects its rows on
+//! precis's kernels (`engine::kernels`), computes the one new query's buckets, and attends with
+//! transformers' operand layouts: cross-attention keys and values projected once per input but
+//! laid out per row (see [`Source`]; cross-attention has no position bias).
 //! The buckets are computed with the same libtorch operations transformers uses, so the
 //! logarithmic buckets fall exactly where its do.
 
@@ -16,7 +18,30 @@ use std::collections::HashMap;
 use anyhow::{anyhow, bail, Result};
 use tch::{Kind, Tensor};
 
-use super::layers::{self, Activation, CrossSource, Linear, RmsNorm, SelfCache, Weights};
+use super::layers::{self, Activation, Linear, RmsNorm, SelfCache, Weights};
+
+/// What every decoder step of one decoding reads from the encoder side: per block, the
+/// cross-attention keys and values `[rows, source, heads·head_dim]`, one copy per decoded row,
+/// and the additive encoder mask `[rows, 1, 1, source]`. Unlike BART's and PEGASUS's shared keys
+/// and values, T5's are laid out per row as transformers has them: T5's unscaled attention over
+/// the fixture models' large activations turned the last-bit differences of a shared product into
+/// flipped beams, and the per-row products give transformers' bits. The projection itself is
+/// still done once per input.
+pub struct Source {
+    keys_values: Vec<(Tensor, Tensor)>,
+    /// The same keys and values in the layout transformers' beam search leaves them in after its
+    /// first cache reordering (`[rows, heads, source, head_dim]`, contiguous); beam search only.
+    reordered: Option<Vec<(Tensor, Tensor)>>,
+    mask: Tensor,
+    rows: i64,
+}
+
+/// The self-attention cache, and whether beam search has reordered it yet (from then on the
+/// cross-attention runs on `Source::reordered`).
+pub struct Cache {
+    own: SelfCache,
+    reordered: bool,
+}
 
 /// The feed-forward sub-layer: `wo(act(wi(x)))`, or gated `wo(act(wi_0(x)) · wi_1(x))`.
 struct FeedForward {
@@ -181,7 +206,7 @@ impl T5 {
             let normed = block.self_norm.apply(&hidden)?;
             let qkv = block.self_qkv.forward(&normed)?.f_view([batch, source, 3, self.heads, self.head_dim])?.f_permute([2, 0, 3, 1, 4])?;
             let (query, key, value) = (qkv.f_get(0)?, qkv.f_get(1)?, qkv.f_get(2)?);
-            let attended = Tensor::f_scaled_dot_product_attention(&query, &key, &value, Some(&bias), 0.0, false, Some(1.0))?;
+            let attended = layers::eager_attention(&query, &key, &value, &bias)?;
             let attended = attended.f_transpose(1, 2)?.f_reshape([batch, source, inner])?;
             hidden = hidden.f_add(&block.self_out.forward(&attended)?)?;
             let normed = block.ff_norm.apply(&hidden)?;
@@ -190,16 +215,50 @@ impl T5 {
         self.encoder_final_norm.apply(&hidden)
     }
 
-    /// Every decoder block's cross-attention keys and values, once per input.
-    pub fn prepare(&self, encoder_states: &Tensor, attention_mask: &Tensor, beams: usize) -> Result<CrossSource> {
-        let projections = self.decoder_blocks.iter().map(|block| (&block.cross_k, &block.cross_v));
-        CrossSource::project(encoder_states, attention_mask, projections, self.heads, self.head_dim, beams)
+    /// Every decoder block's cross-attention keys and values: projected once per input, laid out
+    /// per decoded row as transformers lays them out (see [`Source`]).
+    pub fn prepare(&self, encoder_states: &Tensor, attention_mask: &Tensor, beams: usize) -> Result<Source> {
+        let (batch, _, _) = encoder_states.size3()?;
+        let rows = Tensor::f_arange(batch, (Kind::Int64, encoder_states.device()))?.f_repeat_interleave_self_int(beams as i64, Some(0), None)?;
+        let keys_values = self
+            .decoder_blocks
+            .iter()
+            .map(|block| {
+                // Projecting the input once and copying it per beam gives the same bits as
+                // projecting every copy (measured), at a beam's share of the cost.
+                let keys = block.cross_k.forward(encoder_states)?.f_index_select(0, &rows)?;
+                let values = block.cross_v.forward(encoder_states)?.f_index_select(0, &rows)?;
+                Ok((keys, values))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mask = layers::additive_mask(attention_mask, encoder_states.kind())?.f_index_select(0, &rows)?;
+        let rows = batch * beams as i64;
+        // Beam search reorders transformers' cache after every step with `index_select`, which
+        // leaves the cross-attention keys and values contiguous (the values do not change: an
+        // input's beams share them); its later products run on that layout.
+        let reordered = if beams > 1 {
+            let all = Tensor::f_arange(rows, (Kind::Int64, encoder_states.device()))?;
+            let relaid = |projected: &Tensor| -> Result<Tensor> { Ok(self.split_source_heads(projected)?.f_index_select(0, &all)?) };
+            Some(keys_values.iter().map(|(keys, values)| Ok((relaid(keys)?, relaid(values)?))).collect::<Result<Vec<_>>>()?)
+        } else {
+            None
+        };
+        Ok(Source { keys_values, reordered, mask, rows })
+    }
+
+    /// The caches with their rows taken from `rows` (beam search's reordering).
+    pub fn reorder(&self, cache: Cache, rows: &Tensor) -> Result<Cache> {
+        Ok(Cache { own: cache.own.reorder(rows)?, reordered: true })
     }
 
     /// Next-token logits `[rows, vocab]` for `last_tokens` (`[rows, 1]`, the beams of an input adjacent).
-    pub fn step(&self, last_tokens: &Tensor, source: &CrossSource, cache: Option<SelfCache>) -> Result<(Tensor, SelfCache)> {
+    pub fn step(&self, last_tokens: &Tensor, source: &Source, cache: Option<Cache>) -> Result<(Tensor, Cache)> {
         let rows = last_tokens.size().first().copied().unwrap_or(0);
-        source.check_rows(rows)?;
+        if rows != source.rows {
+            bail!("{rows} decoder rows for a source prepared for {}", source.rows);
+        }
+        let reordered = cache.as_ref().is_some_and(|c| c.reordered);
+        let cache = cache.map(|c| c.own);
         let steps = cache.as_ref().map_or(0, |c| c.steps);
         let mut hidden = self.shared.f_index_select(0, &last_tokens.f_view([rows])?)?;
         // The new query sits at position `steps`; the keys at 0..=steps (the decoder's buckets are
@@ -213,13 +272,31 @@ impl T5 {
             let normed = block.self_norm.apply(&hidden)?;
             let past = previous.as_mut().and_then(Iterator::next);
             let qkv = block.self_qkv.step(&normed)?;
-            let (attended, key_value) = layers::self_attention_step(&qkv, past, self.heads, self.head_dim, None, Some(&bias))?;
-            keys_values.push(key_value);
+            let inner = self.heads * self.head_dim;
+            let part = |index: i64| -> Result<Tensor> { self.split_heads(&qkv.f_narrow(1, index * inner, inner)?) };
+            let (query, key, value) = (part(0)?, part(1)?, part(2)?);
+            let (key, value) = match past {
+                Some((past_key, past_value)) => (Tensor::f_cat(&[past_key, key], 2)?, Tensor::f_cat(&[past_value, value], 2)?),
+                None => (key, value),
+            };
+            let attended = self.attend(&query, &key, &value, &bias)?;
+            keys_values.push((key, value));
             hidden = hidden.f_add(&block.self_out.step(&attended)?)?;
 
             let normed = block.cross_norm.apply(&hidden)?;
-            let query = block.cross_q.step(&normed)?;
-            let attended = source.attend(index, &query, self.heads, self.head_dim)?;
+            let query = self.split_heads(&block.cross_q.step(&normed)?)?;
+            let missing = || anyhow!("no cross-attention keys for block {index}");
+            let (keys, values) = match (&source.reordered, reordered) {
+                (Some(relaid), true) => {
+                    let (keys, values) = relaid.get(index).ok_or_else(missing)?;
+                    (keys.shallow_clone(), values.shallow_clone())
+                }
+                _ => {
+                    let (keys, values) = source.keys_values.get(index).ok_or_else(missing)?;
+                    (self.split_source_heads(keys)?, self.split_source_heads(values)?)
+                }
+            };
+            let attended = self.attend(&query, &keys, &values, &source.mask)?;
             hidden = hidden.f_add(&block.cross_out.step(&attended)?)?;
 
             let normed = block.ff_norm.apply(&hidden)?;
@@ -228,7 +305,33 @@ impl T5 {
         let hidden = self.decoder_final_norm.apply(&hidden)?;
         let hidden = if self.tied { hidden.f_mul_scalar((self.model_dim as f64).powf(-0.5))? } else { hidden };
         let logits = layers::project(&hidden, &self.lm_head, None)?;
-        Ok((logits, SelfCache { keys_values, steps: steps + 1 }))
+        Ok((logits, Cache { own: SelfCache { keys_values, steps: steps + 1 }, reordered }))
+    }
+
+    /// A step's projection `[rows, heads·head_dim]` as transformers' `shape` views it:
+    /// `[rows, heads, 1, head_dim]` over a contiguous `[rows, 1, heads·head_dim]`.
+    fn split_heads(&self, projected: &Tensor) -> Result<Tensor> {
+        let rows = projected.size()[0];
+        Ok(projected.f_contiguous()?.f_view([rows, 1, self.heads, self.head_dim])?.f_transpose(1, 2)?)
+    }
+
+    /// Cross-attention keys or values `[rows, source, heads·head_dim]` viewed as `[rows, heads,
+    /// source, head_dim]`, as transformers views them.
+    fn split_source_heads(&self, projected: &Tensor) -> Result<Tensor> {
+        let (rows, source, _) = projected.size3()?;
+        Ok(projected.f_view([rows, source, self.heads, self.head_dim])?.f_transpose(1, 2)?)
+    }
+
+    /// transformers' `T5Attention` for one new position per row: unscaled scores plus `bias`
+    /// (position bias and/or mask), softmax in f32, the weighted values as `[rows,
+    /// heads·head_dim]`. The operands keep transformers' layouts: libtorch's batched products give
+    /// other bits for other layouts (a contiguous copy of the keys, or one product for all of an
+    /// input's beams, moved the fixture's logits by 1e-4 and flipped beams).
+    fn attend(&self, query: &Tensor, keys: &Tensor, values: &Tensor, bias: &Tensor) -> Result<Tensor> {
+        let rows = query.size()[0];
+        let scores = query.f_matmul(&keys.f_transpose(3, 2)?)?.f_add(bias)?;
+        let weights = scores.f_softmax(-1, Kind::Float)?;
+        Ok(weights.f_matmul(values)?.f_transpose(1, 2)?.f_contiguous()?.f_view([rows, self.heads * self.head_dim])?)
     }
 
     /// The bias table's rows for `buckets` (`[queries, keys]`) as `[1, heads, queries, keys]`.

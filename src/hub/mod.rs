@@ -259,7 +259,6 @@ fn tokenizer_files(parts: &[&str], paths: Vec<PathBuf>, special_tokens_map: Opti
 /// (the engine reads it), its card (`README.md`) states its license.
 pub fn resolve_directory(dir: &Path) -> Result<ResolvedModel> {
     let files = ModelFiles::in_directory(dir)?;
-    std::fs::read_to_string(&files.config).with_context(|| format!("cannot read {}", files.config.display()))?;
     let license = files.card.as_deref().and_then(repo::card_license).unwrap_or_else(|| "see the model's own card".to_string());
     Ok(ResolvedModel {
         spec: dir.display().to_string(),

@@ -249,9 +249,12 @@ pub fn card_license(card: &Path) -> Option<String> {
     None
 }
 
-/// What a model's output says about its license when precis has no better source.
+/// The license a model's card states, or why there is none to show.
 pub fn license_of(files: &ModelFiles) -> String {
-    files.card.as_deref().and_then(card_license).unwrap_or_else(|| "not stated on its model card".to_string())
+    match files.card.as_deref() {
+        Some(card) => card_license(card).unwrap_or_else(|| "not stated on its model card".to_string()),
+        None => "unknown: the repository has no model card (README.md)".to_string(),
+    }
 }
 
 /// A model in the Hugging Face cache with a complete file set precis can use.
