@@ -89,6 +89,20 @@ impl Linear {
     }
 }
 
+/// A decoder step's next-token logits, `hidden · headᵀ (+ bias)`, computed with the operation and
+/// operand layout of transformers' `lm_head` (`F.linear` without bias, then `final_logits_bias`
+/// added), so libtorch/MKL sums every logit in transformers' order. Beam search ranks scores that
+/// can tie to the last bit, and the logits are where a different summation order shows directly:
+/// on precis's kernels (see [`project`]) 2 of `scripts/parity_random.sh`'s 1,000 cases picked
+/// another beam (a T5 and a bf16 BART case); with this form all 1,000 give transformers' ids.
+pub fn head_logits(hidden: &Tensor, head: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let logits = hidden.f_matmul(&head.f_tr()?)?;
+    Ok(match bias {
+        Some(bias) => logits.f_add(bias)?,
+        None => logits,
+    })
+}
+
 /// `input · weightᵀ + bias` for the few rows of a decoder step (`input` `[rows, in]`): precis's
 /// memory-speed kernel where it applies, else `(weight · inputᵀ)ᵀ`, the form in which MKL streams
 /// the weight once (as `engine::bart` does).

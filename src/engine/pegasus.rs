@@ -215,11 +215,7 @@ impl Pegasus {
             hidden = hidden.f_add(&layer.fc2.step(&expanded)?)?;
         }
         let hidden = self.decoder_layer_norm.apply(&hidden)?;
-        let logits = layers::project(&hidden, &self.lm_head, None)?;
-        let logits = match &self.final_logits_bias {
-            Some(bias) => logits.f_add(bias)?,
-            None => logits,
-        };
+        let logits = layers::head_logits(&hidden, &self.lm_head, self.final_logits_bias.as_ref())?;
         Ok((logits, SelfCache { keys_values, steps: steps + 1 }))
     }
 }

@@ -304,7 +304,7 @@ impl T5 {
         }
         let hidden = self.decoder_final_norm.apply(&hidden)?;
         let hidden = if self.tied { hidden.f_mul_scalar((self.model_dim as f64).powf(-0.5))? } else { hidden };
-        let logits = layers::project(&hidden, &self.lm_head, None)?;
+        let logits = layers::head_logits(&hidden, &self.lm_head, None)?;
         Ok((logits, Cache { own: SelfCache { keys_values, steps: steps + 1 }, reordered }))
     }
 
