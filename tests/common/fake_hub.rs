@@ -149,8 +149,10 @@ pub struct FakeHub {
     acceptor: Option<JoinHandle<()>>,
 }
 
-/// Upper bound on a server's life, in case a test leaks it.
-const MAX_LIFETIME: Duration = Duration::from_secs(300);
+/// Upper bound on a server's life, in case a test leaks it. Generous: one server may serve a
+/// whole test of several debug-build `precis` runs on a loaded machine (tests/models.rs's layouts
+/// test took 9 minutes at a load average of 25 on 2 cores, and 5 minutes cut it off).
+const MAX_LIFETIME: Duration = Duration::from_secs(1800);
 /// How long a connection may take to send its request.
 const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_REQUEST_HEAD: usize = 64 * 1024;
