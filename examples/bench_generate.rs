@@ -48,8 +48,8 @@ fn main() -> Result<()> {
     let greedy = settings(1);
 
     let started = Instant::now();
-    let resolved = precis::hub::resolve_directory(std::path::Path::new(model_dir))?;
-    let model = Seq2SeqModel::load(&resolved.files, resolved.architecture, "", None, tch::Device::Cpu)?;
+    let files = precis::hub::ModelFiles::in_directory(std::path::Path::new(model_dir))?;
+    let model = Seq2SeqModel::load(&files, Some(""), None, tch::Device::Cpu)?;
     let load_seconds = started.elapsed().as_secs_f64();
 
     let time = |settings: &GenerationSettings| -> Result<(Vec<f64>, Vec<i64>)> {

@@ -58,9 +58,10 @@ pub struct ModelArgs {
     #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
     pub engine: EngineChoice,
 
-    /// Model for the abstract (and the bullets): a preset name (see `precis models list`) or a
-    /// local model directory (config.json, model.safetensors or rust_model.ot, tokenizer).
-    #[arg(long, value_name = "NAME|DIR", default_value = DEFAULT_MODEL)]
+    /// Model for the abstract (and the bullets): a preset name (see `precis models list`), any
+    /// BART, PEGASUS or T5 repository on the Hub as OWNER/NAME[@REVISION], or a local model
+    /// directory (config.json, weights, tokenizer).
+    #[arg(long, value_name = "NAME|OWNER/NAME[@REV]|DIR", default_value = DEFAULT_MODEL)]
     pub model: String,
 
     /// Inputs longer than the model window: chunk (summarize all of it, in window-sized chunks at
@@ -96,8 +97,9 @@ pub struct EngineArgs {
     #[command(flatten)]
     pub core: ModelArgs,
 
-    /// Model for the headline: a preset name or a local model directory.
-    #[arg(long, value_name = "NAME|DIR", default_value = DEFAULT_HEADLINE_MODEL)]
+    /// Model for the headline: a preset name, a Hub repository (OWNER/NAME[@REVISION]) or a
+    /// local model directory.
+    #[arg(long, value_name = "NAME|OWNER/NAME[@REV]|DIR", default_value = DEFAULT_HEADLINE_MODEL)]
     pub headline_model: String,
 
     /// Abstract length: short ≈ 40 words, medium ≈ 80 words, long ≈ 160 words.
@@ -419,21 +421,23 @@ pub struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
-    /// List the presets: name, repository, architecture, license, and whether it is cached.
+    /// List the presets (name, repository, architecture, license, whether cached) and the other
+    /// models in the cache, with the license their model card states.
     List {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
-    /// Download a preset's files into the Hugging Face cache (once, with network).
+    /// Download a model's files into the Hugging Face cache (once, with network): a preset, or any
+    /// Hub repository as OWNER/NAME[@REVISION] (a branch, tag, commit or refs/pr/N; default main).
     Pull {
-        /// Preset name(s).
+        /// Preset names or OWNER/NAME[@REVISION].
         #[arg(required = true)]
         names: Vec<String>,
     },
-    /// Print the local directory of a cached preset (its snapshot in the Hugging Face cache).
+    /// Print the local directory of a cached model (its snapshot in the Hugging Face cache).
     Path {
-        /// Preset name.
+        /// Preset name or OWNER/NAME[@REVISION].
         name: String,
     },
 }

@@ -11,6 +11,7 @@ use crate::engine::extractive::{self, ExtractiveOptions, ExtractiveSummary};
 use crate::engine::seq2seq::{GenerationSettings, Seq2SeqModel};
 use crate::faithfulness::guard::{guard, Faithfulness, GuardMode, ModelOutputs};
 use crate::faithfulness::Source;
+use crate::generation::{Generation, SettingSources};
 use crate::hub::{self, cache::HubSettings, ResolvedModel};
 use crate::input::Document;
 use crate::length::{LengthPreset, HEADLINE_MAX_WORDS};
@@ -76,6 +77,8 @@ pub struct SummarizeOptions {
 pub(crate) struct LoadedModel {
     pub(crate) resolved: ResolvedModel,
     pub(crate) model: Seq2SeqModel,
+    /// The decoding settings in use: a preset's, else the model's own configuration's.
+    pub(crate) generation: Generation,
 }
 
 /// Holds the loaded models (once per process) and summarizes documents with them.
@@ -197,9 +200,9 @@ impl Summarizer {
     }
 
     fn summarize_abstractive(&self, documents: &[Document], abstract_model: &LoadedModel, headline_model: &LoadedModel) -> Vec<Result<SummaryRecord>> {
-        let abstract_settings = scale_for_length(&abstract_model.resolved.generation.abstract_, self.options.length);
-        let bullet_settings = abstract_model.resolved.generation.bullets;
-        let headline_settings = headline_model.resolved.generation.headline;
+        let abstract_settings = scale_for_length(&abstract_model.generation.settings.abstract_, self.options.length);
+        let bullet_settings = abstract_model.generation.settings.bullets;
+        let headline_settings = headline_model.generation.settings.headline;
         // The abstract and the bullets read the same input: one encoder pass serves both.
         let body_settings: Vec<GenerationSettings> =
             if bullet_settings == abstract_settings { vec![abstract_settings] } else { vec![abstract_settings, bullet_settings] };
@@ -214,7 +217,14 @@ impl Summarizer {
             p.read.timings.headline = elapsed_ms;
         });
 
-        let generation = serde_json::json!({ "abstract": abstract_settings, "bullets": bullet_settings, "headline": headline_settings });
+        let mut abstract_sources = abstract_model.generation.abstract_sources.clone();
+        if abstract_settings != abstract_model.generation.settings.abstract_ {
+            note_length_scaling(&mut abstract_sources, self.options.length);
+        }
+        let generation = serde_json::json!({
+            "abstract": abstract_settings, "bullets": bullet_settings, "headline": headline_settings,
+            "sources": { "abstract": abstract_sources, "bullets": abstract_model.generation.bullets_sources, "headline": headline_model.generation.headline_sources },
+        });
         prepared
             .into_iter()
             .zip(bodies)
@@ -399,7 +409,7 @@ impl Summarizer {
             }
             LongInputPolicy::Chunk => {
                 let step = Instant::now();
-                let condensed = condense(model, sentence_texts, &abstract_model.resolved.generation.abstract_)?;
+                let condensed = condense(model, sentence_texts, &abstract_model.generation.settings.abstract_)?;
                 timings.chunks = step.elapsed().as_millis() as u64;
                 stats.chunks = Some(condensed.first_pass_chunks);
                 stats.passes = Some(condensed.passes + 1);
@@ -537,8 +547,18 @@ fn resolve_both(options: &SummarizeOptions) -> Result<(ResolvedModel, ResolvedMo
 }
 
 fn load(resolved: ResolvedModel, device: Device) -> Result<LoadedModel> {
-    let model = Seq2SeqModel::load(&resolved.files, resolved.architecture, &resolved.prefix, Some(resolved.window), device)?;
-    Ok(LoadedModel { resolved, model })
+    let model = Seq2SeqModel::load(&resolved.files, resolved.prefix.as_deref(), resolved.window, device)?;
+    let generation = resolved.generation.clone().unwrap_or_else(|| model.configured_generation().clone());
+    Ok(LoadedModel { resolved, model, generation })
+}
+
+/// Says that `--length` scaled the abstract's token limits.
+fn note_length_scaling(sources: &mut SettingSources, length: LengthPreset) {
+    for field in ["min_tokens", "max_tokens"] {
+        if let Some(source) = sources.get_mut(field) {
+            source.push_str(&format!(", scaled for --length {}", length.name()));
+        }
+    }
 }
 
 pub(crate) fn model_used(role: &str, resolved: &ResolvedModel) -> ModelUsed {

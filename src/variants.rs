@@ -73,7 +73,7 @@ impl Summarizer {
                     .map(|named| {
                         settings_for_budget(
                             named.budget,
-                            &loaded.resolved.generation.abstract_,
+                            &loaded.generation.settings.abstract_,
                             tokens_per_word,
                             words_per_sentence,
                             model.special_output_tokens(),

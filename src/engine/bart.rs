@@ -304,7 +304,7 @@ impl Bart {
                 StepSections::lap(&profile.feed_forward, &mut clock);
             }
         }
-        let logits = project(&hidden, &self.shared, self.final_logits_bias.as_ref())?;
+        let logits = super::layers::head_logits(&hidden, &self.shared, self.final_logits_bias.as_ref())?;
         if let Some(profile) = &source.profile {
             StepSections::lap(&profile.head, &mut clock);
             profile.steps.set(profile.steps.get() + 1);
