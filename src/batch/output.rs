@@ -42,7 +42,10 @@ pub struct BatchRecord {
     pub models: Vec<ModelUsed>,
     pub stats: Option<Stats>,
     pub warnings: Vec<String>,
-    /// null on success; why the item could not be summarized otherwise.
+    /// Why the item was not summarized although nothing failed (a title only, a link only
+    /// without `--fetch`, an image only); null otherwise.
+    pub skipped: Option<String>,
+    /// null on success (or skip); why the item could not be summarized otherwise.
     pub error: Option<String>,
 }
 

@@ -43,7 +43,19 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     if args.inputs.iter().any(|input| input == "-") && std::io::stdin().is_terminal() {
         bail!("no input on standard input: pipe JSONL into `precis batch -`, or give feed files, JSONL files or directories");
     }
-    let items = sources::read_inputs(&args.inputs)?;
+    let inputs = sources::read_inputs(&args.inputs)?;
+    for warning in &inputs.warnings {
+        eprintln!("precis: warning: {warning}");
+    }
+    if !args.engine.core.quiet {
+        for notice in &inputs.notices {
+            eprintln!("precis: notice: {notice}");
+        }
+    }
+    if inputs.items.is_empty() && inputs.notices.is_empty() {
+        bail!("the inputs hold no items to summarize (empty JSONL files or directories)");
+    }
+    let items = inputs.items;
 
     let existing = match (&args.out, args.resume) {
         (Some(path), true) => output::prepare_resume(path)?,
@@ -78,7 +90,7 @@ pub fn run(args: &BatchArgs) -> Result<()> {
 
     let fingerprint = plan::settings_fingerprint(&options, engine_used);
     let filters = plan::Filters { shard: args.shard, done_keys: Some(&existing.keys), since: args.since, fetch: args.fetch };
-    let plan = plan::plan(items, &fingerprint, &filters)?;
+    let plan = plan::plan(items, &fingerprint, &filters);
     let total = plan.work.len();
     // More workers than items would load models for nothing.
     for _ in 1..args.jobs.min(total.max(1)) {
@@ -97,7 +109,7 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     drop(message_sender);
 
     let progress = progress_bar(total as u64, args.engine.core.quiet);
-    let (mut done, mut failed) = (0usize, 0usize);
+    let (mut done, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     for message in messages {
         match message {
             WorkerMessage::Ready { .. } => {}
@@ -106,6 +118,8 @@ pub fn run(args: &BatchArgs) -> Result<()> {
                 if let Some(error) = &record.error {
                     failed += 1;
                     progress.suspend(|| eprintln!("precis: item failed: {error}"));
+                } else if record.skipped.is_some() {
+                    skipped += 1;
                 }
                 sink.write(&record)?;
                 done += 1;
@@ -126,10 +140,10 @@ pub fn run(args: &BatchArgs) -> Result<()> {
 
     let seconds = started.elapsed().as_secs_f64();
     if !args.engine.core.quiet {
+        let not_run = plan.already_done + plan.duplicates + plan.other_shards + plan.too_old;
         eprintln!(
-            "precis: batch: {} summarized, {failed} failed, {} skipped ({} already in the output, {} duplicates, {} in other shards, {} older than --since) in {seconds:.1} s ({:.1} items/s){}",
-            done - failed,
-            plan.already_done + plan.duplicates + plan.other_shards + plan.too_old,
+            "precis: batch: {} summarized, {failed} failed, {skipped} skipped (nothing to summarize); {not_run} not run ({} already in the output, {} duplicates, {} in other shards, {} older than --since) in {seconds:.1} s ({:.1} items/s){}",
+            done - failed - skipped,
             plan.already_done,
             plan.duplicates,
             plan.other_shards,
@@ -202,7 +216,7 @@ fn length_groups(work: Vec<WorkItem>, size: usize) -> Vec<WorkGroup> {
     }
     let length = |work: &WorkItem| match &work.task {
         Task::Summarize(document) => document.text.len(),
-        Task::FetchAndSummarize(_) | Task::Fail(_) => 0,
+        Task::FetchAndSummarize(_) | Task::Skip(_) | Task::Fail(_) => 0,
     };
     let mut groups = Vec::new();
     let mut items = work.into_iter().peekable();
@@ -221,21 +235,39 @@ fn length_groups(work: Vec<WorkItem>, size: usize) -> Vec<WorkGroup> {
 /// Items sorted by length together (see `length_groups`).
 const SORT_STRETCH: usize = 8 * GENERATION_BATCH;
 
+/// What became of one work item before summarizing.
+enum Prepared {
+    Document(Document),
+    Skipped(String),
+    Failed(String),
+}
+
 /// One record per item of the group: pages fetched first, then every document that could be read
 /// summarized together (`Summarizer::summarize_many` batches them through the model).
 fn summarize_group(summarizer: &Summarizer, group: WorkGroup, fetch_timeout: Duration) -> Vec<BatchRecord> {
-    let documents: Vec<Result<Document, String>> = group
+    let prepared: Vec<Prepared> = group
         .iter()
         .map(|work| match &work.task {
-            Task::Summarize(document) => Ok(document.clone()),
-            Task::FetchAndSummarize(url) => fetch::fetch_document(url, fetch_timeout).map(|mut document| {
-                document.title = work.item.title.clone().or(document.title);
-                document
-            }),
-            Task::Fail(reason) => Err(reason.clone()),
+            Task::Summarize(document) => Prepared::Document(document.clone()),
+            Task::FetchAndSummarize(url) => match fetch::fetch_document(url, fetch_timeout) {
+                Ok(mut document) => {
+                    document.title = work.item.title.clone().or(document.title);
+                    document.warnings.splice(0..0, work.item.warnings.iter().cloned());
+                    Prepared::Document(document)
+                }
+                Err(reason) => Prepared::Failed(reason),
+            },
+            Task::Skip(reason) => Prepared::Skipped(reason.clone()),
+            Task::Fail(reason) => Prepared::Failed(reason.clone()),
         })
         .collect();
-    let readable: Vec<Document> = documents.iter().filter_map(|document| document.as_ref().ok().cloned()).collect();
+    let readable: Vec<Document> = prepared
+        .iter()
+        .filter_map(|prepared| match prepared {
+            Prepared::Document(document) => Some(document.clone()),
+            _ => None,
+        })
+        .collect();
     let summarize_guarded = |documents: &[Document]| -> Option<Vec<Result<SummaryRecord, String>>> {
         catch_unwind(AssertUnwindSafe(|| summarizer.summarize_many(documents)))
             .ok()
@@ -252,22 +284,30 @@ fn summarize_group(summarizer: &Summarizer, group: WorkGroup, fetch_timeout: Dur
         .into_iter();
     group
         .into_iter()
-        .zip(documents)
-        .map(|(work, document)| {
-            let result = match document {
-                Ok(_) => match summaries.next() {
-                    Some(Ok(summary)) => Ok(summary),
-                    Some(Err(error)) => Err(format!("{}: {error}", work.item.source)),
-                    None => Err(format!("{}: no summary was produced", work.item.source)),
+        .zip(prepared)
+        .map(|(work, prepared)| {
+            let outcome = match prepared {
+                Prepared::Document(_) => match summaries.next() {
+                    Some(Ok(summary)) => Outcome::Summarized(Box::new(summary)),
+                    Some(Err(error)) => Outcome::Failed(format!("{}: {error}", work.item.source)),
+                    None => Outcome::Failed(format!("{}: no summary was produced", work.item.source)),
                 },
-                Err(reason) => Err(reason),
+                Prepared::Skipped(reason) => Outcome::Skipped(reason),
+                Prepared::Failed(reason) => Outcome::Failed(reason),
             };
-            record_for(work, result)
+            record_for(work, outcome)
         })
         .collect()
 }
 
-fn record_for(work: WorkItem, result: Result<SummaryRecord, String>) -> BatchRecord {
+/// How an item ended.
+enum Outcome {
+    Summarized(Box<SummaryRecord>),
+    Skipped(String),
+    Failed(String),
+}
+
+fn record_for(work: WorkItem, outcome: Outcome) -> BatchRecord {
     let item = work.item;
     let id = item.id.clone().or_else(|| item.link.clone()).unwrap_or_else(|| item.source.clone());
     let mut record = BatchRecord {
@@ -284,10 +324,12 @@ fn record_for(work: WorkItem, result: Result<SummaryRecord, String>) -> BatchRec
         models: Vec::new(),
         stats: None,
         warnings: Vec::new(),
+        skipped: None,
         error: None,
     };
-    match result {
-        Ok(summary) => {
+    match outcome {
+        Outcome::Summarized(summary) => {
+            let summary = *summary;
             record.headline = Some(summary.headline);
             record.abstract_ = Some(summary.abstract_);
             record.bullets = Some(summary.bullets);
@@ -296,7 +338,14 @@ fn record_for(work: WorkItem, result: Result<SummaryRecord, String>) -> BatchRec
             record.stats = Some(summary.stats);
             record.warnings = summary.warnings;
         }
-        Err(error) => record.error = Some(error),
+        Outcome::Skipped(reason) => {
+            record.skipped = Some(format!("{}: {reason}", record.source));
+            record.warnings = item.warnings;
+        }
+        Outcome::Failed(error) => {
+            record.error = Some(error);
+            record.warnings = item.warnings;
+        }
     }
     record
 }
