@@ -110,6 +110,8 @@ fn read_bytes(origin: &str, bytes: Vec<u8>, served: Option<Served>) -> Result<In
     let decoded = match decode::decode_with_charset(origin, &bytes, served.as_ref().and_then(|s| s.charset)) {
         Ok(decoded) => decoded,
         Err(error) if downloaded => bail!("feed {origin} cannot be read: {error}"),
+        // XML that cannot be decoded is a feed (or other XML) that cannot be read, not an article.
+        Err(error) if starts_like_xml(&bytes) => bail!("{error}"),
         Err(_) => return Ok(InputItems::of(vec![file_item(origin, bytes)])),
     };
     match feeds::classify(origin, &decoded.text) {
@@ -128,6 +130,12 @@ fn read_bytes(origin: &str, bytes: Vec<u8>, served: Option<Served>) -> Result<In
         Classified::Other if downloaded => Err(not_a_feed(origin, &decoded.text)),
         Classified::Other => Ok(InputItems::of(vec![file_item(origin, bytes)])),
     }
+}
+
+/// Bytes that begin (after blanks) with an XML declaration in an ASCII-compatible encoding.
+fn starts_like_xml(bytes: &[u8]) -> bool {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    bytes[start..].starts_with(b"<?xml")
 }
 
 /// A feed's items, each carrying the warnings about how the feed was read.
