@@ -77,7 +77,7 @@ pub fn fetch_document(url: &str, timeout: Duration) -> Result<Document, String> 
         ureq::Error::Transport(transport) => format!("cannot fetch {url}: {transport}"),
     })?;
     // The server's charset decides the page's encoding before what the page declares itself.
-    let charset = response.header("Content-Type").and_then(super::sources::charset_of_content_type);
+    let charset = response.header("Content-Type").and_then(input::decode::charset_of_content_type);
     let mut bytes = Vec::new();
     response.into_reader().take(MAX_PAGE_BYTES + 1).read_to_end(&mut bytes).map_err(|error| format!("cannot fetch {url}: {error}"))?;
     if bytes.len() as u64 > MAX_PAGE_BYTES {

@@ -111,7 +111,7 @@ fn read_bytes(origin: &str, bytes: Vec<u8>, served: Option<Served>) -> Result<In
         Ok(decoded) => decoded,
         Err(error) if downloaded => bail!("feed {origin} cannot be read: {error}"),
         // XML that cannot be decoded is a feed (or other XML) that cannot be read, not an article.
-        Err(error) if starts_like_xml(&bytes) => bail!("{error}"),
+        Err(error) if looks_like_xml(origin, &bytes) => bail!("{error}"),
         Err(_) => return Ok(InputItems::of(vec![file_item(origin, bytes)])),
     };
     match feeds::classify(origin, &decoded.text) {
@@ -132,10 +132,10 @@ fn read_bytes(origin: &str, bytes: Vec<u8>, served: Option<Served>) -> Result<In
     }
 }
 
-/// Bytes that begin (after blanks) with an XML declaration in an ASCII-compatible encoding.
-fn starts_like_xml(bytes: &[u8]) -> bool {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
-    bytes[start..].starts_with(b"<?xml")
+/// Bytes that are XML (a feed or not) by their first element, read as if they were UTF-8.
+fn looks_like_xml(origin: &str, bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]);
+    matches!(feeds::classify(origin, &head), Classified::XmlFeed | Classified::NotAFeed(_))
 }
 
 /// A feed's items, each carrying the warnings about how the feed was read.
@@ -255,22 +255,13 @@ fn fetch_source(url: &str) -> Result<(Vec<u8>, Option<String>)> {
         .user_agent(&format!("precis/{} (batch)", env!("CARGO_PKG_VERSION")))
         .build();
     let response = agent.get(url).call().map_err(|error| anyhow!("cannot download feed {url}: {error}"))?;
-    let charset = response.header("Content-Type").and_then(charset_of_content_type);
+    let charset = response.header("Content-Type").and_then(decode::charset_of_content_type);
     let mut bytes = Vec::new();
     response.into_reader().take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes).with_context(|| format!("cannot download feed {url}"))?;
     if bytes.len() as u64 > MAX_SOURCE_BYTES {
         bail!("feed {url} is over the {} MiB batch input limit", MAX_SOURCE_BYTES / (1024 * 1024));
     }
     Ok((bytes, charset))
-}
-
-/// The `charset` parameter of a `Content-Type` header value (`text/xml; charset="utf-8"`).
-pub fn charset_of_content_type(content_type: &str) -> Option<String> {
-    content_type.split(';').skip(1).find_map(|parameter| {
-        let (name, value) = parameter.split_once('=')?;
-        let value = value.trim().trim_matches('"').trim();
-        (name.trim().eq_ignore_ascii_case("charset") && !value.is_empty()).then(|| value.to_string())
-    })
 }
 
 #[cfg(test)]
@@ -284,13 +275,6 @@ mod tests {
         assert!(matches!(jsonl_item("l1".into(), r#"{"text":"Words."}"#).body, ItemBody::Invalid(_)));
         assert!(matches!(jsonl_item("l1".into(), r#"{"id":"a"}"#).body, ItemBody::Invalid(_)));
         assert!(matches!(jsonl_item("l1".into(), "{not json").body, ItemBody::Invalid(_)));
-    }
-
-    #[test]
-    fn charset_of_content_type_reads_the_parameter() {
-        assert_eq!(charset_of_content_type("text/xml; charset=\"ISO-8859-1\"").as_deref(), Some("ISO-8859-1"));
-        assert_eq!(charset_of_content_type("application/rss+xml;CHARSET=utf-8 ").as_deref(), Some("utf-8"));
-        assert_eq!(charset_of_content_type("application/xml"), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `precis batch INPUT...`: every item of feeds, JSONL and directories → one JSONL record each.
 //!
-//! Order of work: read all inputs (a malformed feed stops here, before any model loads), load the
+//! Order of work: read all inputs (a malformed feed stops here, before any model loads; inputs
+//! with no items at all end the run here, with a notice per empty feed), load the
 //! first worker's models (so the key can name the engine actually used, and a download happens
 //! once), plan (keys, duplicates, shard, resume), then start the other workers. Each worker owns
 //! its `Summarizer` (rust-bert models are not `Sync`) and takes a group of items at a time: with
@@ -68,6 +69,15 @@ pub fn run(args: &BatchArgs) -> Result<()> {
         Some(path) => RecordSink::open_file(path, args.resume)?,
         None => RecordSink::stdout(),
     };
+
+    if items.is_empty() {
+        // Only empty feeds: nothing to summarize, and no reason to load a model.
+        sink.finish()?;
+        if !args.engine.core.quiet {
+            eprintln!("precis: batch: 0 summarized, 0 failed, 0 skipped: the inputs hold no items");
+        }
+        return Ok(());
+    }
 
     let options = super::summarize_options(&args.engine);
     let (work_sender, work_receiver) = mpsc::channel::<WorkGroup>();

@@ -96,6 +96,15 @@ pub fn decode_with_charset(input_name: &str, bytes: &[u8], http_charset: Option<
     }
 }
 
+/// The `charset` parameter of a `Content-Type` header value (`text/xml; charset="utf-8"`).
+pub fn charset_of_content_type(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|parameter| {
+        let (name, value) = parameter.split_once('=')?;
+        let value = value.trim().trim_matches('"').trim();
+        (name.trim().eq_ignore_ascii_case("charset") && !value.is_empty()).then(|| value.to_string())
+    })
+}
+
 /// An encoding declared for the bytes: its label as written, what it names (None when
 /// `encoding_rs` does not know it) and where it was declared (for messages).
 struct Declaration {
@@ -491,6 +500,13 @@ mod tests {
         let decoded = decode_with_charset("feed", bytes, Some("EUC-KR")).unwrap();
         assert!(decoded.text.ends_with("<rss>한</rss>"), "{}", decoded.text);
         assert!(decode_with_charset("feed", bytes, None).unwrap().warnings[0].contains("not valid UTF-8"));
+    }
+
+    #[test]
+    fn charset_of_content_type_reads_the_parameter() {
+        assert_eq!(charset_of_content_type("text/xml; charset=\"ISO-8859-1\"").as_deref(), Some("ISO-8859-1"));
+        assert_eq!(charset_of_content_type("application/rss+xml;CHARSET=utf-8 ").as_deref(), Some("utf-8"));
+        assert_eq!(charset_of_content_type("application/xml"), None);
     }
 
     #[test]

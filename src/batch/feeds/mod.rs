@@ -10,8 +10,8 @@
 
 mod content;
 mod json;
-pub mod repair;
-pub mod xml;
+mod repair;
+mod xml;
 
 use anyhow::Result;
 use serde_json::Value;
@@ -150,6 +150,56 @@ mod tests {
         assert!(matches!(&items[2].body, ItemBody::LinkOnly(l) if l == "https://example.org/c"));
         assert_eq!(items[0].title.as_deref(), Some("T"));
         assert!(items[1].source.contains("item 2 (line 3, column 13)"), "{}", items[1].source);
+    }
+
+    mod properties {
+        use super::super::{classify, read_xml_feed, Classified};
+        use proptest::prelude::*;
+
+        /// Feed-like markup: the constructs the repairs and the reader look at, broken and
+        /// shuffled, with arbitrary characters between.
+        fn feed_soup() -> impl Strategy<Value = String> {
+            #[rustfmt::skip]
+            const PIECES: &[&str] = &[
+                "<?xml version=\"1.0\"?>", "<rss version=\"2.0\">", "</rss>", "<channel>", "</channel>", "<item>", "</item>",
+                "<title>", "</title>", "<description>", "</description>", "<feed xmlns=\"http://www.w3.org/2005/Atom\">", "</feed>",
+                "<entry>", "</entry>", "<content type=\"xhtml\">", "<content mode=\"base64\" type=\"text/html\">", "</content>",
+                "<div xmlns=\"http://www.w3.org/1999/xhtml\">", "</div>", "<media:description>", "</media:description>",
+                "<content:encoded>", "</content:encoded>", "<![CDATA[", "]]>", "<!--", "-->", "<!DOCTYPE rss [", "]>",
+                "<!ENTITY e \"&#60;\">", "&e;", "&nbsp;", "&amp;", "&", "&#0;", "&#x1F600;", "&#xD800;", "&unknown;", "&eacute",
+                ";", "<", ">", "\"", "'", "=", "/", "\n", " ", "é", "日本", "\u{1}", "\u{FFFF}", "\u{FEFF}", "xml:base=\"/a\"",
+                "<link href=\"x\"/>", "<link>http://e.org/a</link>", "<guid>g</guid>", "<rdf:RDF>", "</rdf:RDF>",
+            ];
+            let piece = prop_oneof![
+                6 => proptest::sample::select(PIECES).prop_map(str::to_string),
+                2 => "[A-Za-z ]{1,8}",
+                1 => any::<char>().prop_map(String::from),
+            ];
+            const ROOTS: &[&str] = &["", "<rss>", "\n<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><item>", "<feed><entry>", "<entry>", "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"><item>"];
+            (proptest::sample::select(ROOTS), proptest::collection::vec(piece, 0..50)).prop_map(|(root, pieces)| format!("{root}{}", pieces.concat()))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 3000, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// Whatever the markup, reading it ends in items or an error naming the feed; no panic,
+            /// and every item's position is in the file.
+            #[test]
+            fn any_feed_soup_reads_or_fails_cleanly(text in feed_soup()) {
+                if matches!(classify("soup.xml", &text), Classified::XmlFeed) {
+                    match read_xml_feed("soup.xml", &text, None) {
+                        Ok(read) => {
+                            let lines = text.split('\n').count();
+                            for item in read.items {
+                                let line: usize = item.source.split("(line ").nth(1).and_then(|rest| rest.split(',').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+                                prop_assert!(line >= 1 && line <= lines, "{} outside {lines} lines", item.source);
+                            }
+                        }
+                        Err(error) => prop_assert!(error.to_string().contains("soup.xml"), "{error}"),
+                    }
+                }
+            }
+        }
     }
 
     #[test]
