@@ -17,6 +17,7 @@ use crate::render::{CompareFormat, Format};
 ///   curl -s https://example.com/story.html | precis summarize - --format json
 ///   precis summarize story.txt --length short --bullets 3 --engine extractive
 ///   precis compare story.txt --words 25,60,120
+///   precis extract story.html --format json
 ///   precis models pull distilbart-cnn-12-6
 ///   precis eval --predictions preds.jsonl
 #[derive(Debug, Parser)]
@@ -39,6 +40,10 @@ pub enum Command {
     Batch(BatchArgs),
     // The help text is CompareArgs' doc comment (a doc comment here would replace its examples).
     Compare(CompareArgs),
+    // The help text is ExtractArgs' doc comment (a doc comment here would replace its examples).
+    Extract(ExtractArgs),
+    // The help text is CheckArgs' doc comment.
+    Check(CheckArgs),
 }
 
 /// Options shared by every command that summarizes: the engine and its model, long inputs,
@@ -74,6 +79,13 @@ pub struct ModelArgs {
     /// No progress bars or notices on stderr (errors and warnings are still printed).
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Check every output a model wrote against the article: flag (report unsupported names,
+    /// numbers, quotations and words in the output; text marks them), drop (also remove each
+    /// abstract sentence or bullet with a number or name the article does not contain, and say
+    /// so), or off.
+    #[arg(long, value_enum, default_value_t = crate::faithfulness::guard::DEFAULT_GUARD)]
+    pub guard: crate::faithfulness::guard::GuardMode,
 }
 
 /// The shared options plus those of commands that write a headline, one abstract and bullets.
@@ -217,6 +229,119 @@ pub struct CompareArgs {
 
     #[command(flatten)]
     pub engine: ModelArgs,
+}
+
+/// Show the text precis reads from each input, without summarizing it.
+///
+/// Each input is read exactly as `summarize` reads it: decoded (UTF-8, UTF-16, Windows-1252 with a
+/// warning), its format detected (plain text, Markdown or HTML), the main text of an HTML page
+/// extracted (navigation, share and comment widgets, related links, captions, bylines and
+/// footers left out), Markdown markup stripped, and the result normalized (one space between
+/// words, paragraphs separated by one blank line). Use it to check what a summary was made from,
+/// or to feed clean article text to other tools.
+///
+/// Output: text (the title, a blank line, the text; each input headed `==> ORIGIN <==` when
+/// there are several), json (one object, an array for several inputs) or jsonl (one line per
+/// input), with `origin`, `format`, `title` (null when the input has none), `text`, `words` and
+/// `warnings`. Warnings are also printed on stderr. An input that cannot be read (missing, binary,
+/// no readable text) is reported on stderr, the others still print, and the exit status is 1.
+///
+/// Examples:
+///   precis extract story.html
+///   precis extract pages/*.html --format jsonl > texts.jsonl
+///   curl -s https://example.com/story.html | precis extract - --format json
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ExtractArgs {
+    /// Files (plain text, Markdown or HTML), or - for standard input.
+    #[arg(value_name = "INPUT", default_value = "-")]
+    pub inputs: Vec<String>,
+
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = ExtractFormat::Text)]
+    pub format: ExtractFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExtractFormat {
+    /// The title, a blank line, then the text.
+    Text,
+    /// One JSON object per input (an array when there are several).
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// Check a summary against its article: which names, numbers, quotations and words the
+/// article does not support.
+///
+/// Each summary sentence is aligned with the article sentences that support it best. A number
+/// (digits or words, money, percentages, dates and times, ages, ordinals, units), a name, a
+/// quotation or a content word is flagged when the article does not contain it (not in the
+/// article) or has it only away from those sentences (out of place). Each sentence scores
+/// 1/(1 + penalty), its flagged spans' weights added up; the summary scores the mean of its
+/// sentences, from 0 to 1 (1: everything supported). No model is needed.
+///
+/// Relations between supported words (who did what to whom) and negations are not checked.
+///
+/// One pair: text output marks flagged spans ([brackets], or colour on a terminal) and gives
+/// each sentence's score and the reasons. A dataset (--data, JSON Lines with `article` and
+/// `summary` on each line): --format jsonl prints one object per line in input order, with a
+/// numeric `faithfulness` and the per-sentence detail; --format json (or text) the aggregate:
+/// mean score, share of records with any flagged span, and with --human-field the Pearson and
+/// Spearman correlation with that field, per value of --group-field. A bad line is named on
+/// stderr (and in jsonl as an object with `error`), the others are still checked, and the exit
+/// status is 1.
+///
+/// Examples:
+///   precis check --article story.txt --summary summary.txt
+///   precis summarize story.txt | precis check --article story.txt --summary -
+///   precis check --data pairs.jsonl --format jsonl
+///   precis check --data ../shared/eval/faithfulness-dev.jsonl --format json \
+///       --human-field factuality --group-field dataset
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct CheckArgs {
+    /// The article (plain text, Markdown or HTML file), or - for standard input.
+    #[arg(long, value_name = "FILE", requires = "summary", conflicts_with = "data")]
+    pub article: Option<String>,
+
+    /// The summary to check (a text file), or - for standard input.
+    #[arg(long, value_name = "FILE", requires = "article", conflicts_with = "data")]
+    pub summary: Option<String>,
+
+    /// JSON Lines file (or - for standard input): one record per line with the article and the
+    /// summary to check.
+    #[arg(long, value_name = "FILE.jsonl", required_unless_present_any = ["article", "summary"])]
+    pub data: Option<String>,
+
+    /// Name of the article field in --data records.
+    #[arg(long, value_name = "NAME", default_value = "article", conflicts_with_all = ["article", "summary"])]
+    pub article_field: String,
+
+    /// Name of the summary field in --data records.
+    #[arg(long, value_name = "NAME", default_value = "summary", conflicts_with_all = ["article", "summary"])]
+    pub summary_field: String,
+
+    /// A numeric field of --data records (a human judgement) to correlate the score with.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["article", "summary"])]
+    pub human_field: Option<String>,
+
+    /// A field of --data records to report the aggregate for each value of (e.g. the dataset).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["article", "summary"])]
+    pub group_field: Option<String>,
+
+    /// Output format: text (marked summary, or the aggregate table for --data), json (one
+    /// object: the check, or the aggregate), jsonl (one object per --data record).
+    #[arg(long, short, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    Jsonl,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod eval;
+pub mod faithfulness;
 pub mod hub;
 pub mod input;
 pub mod length;

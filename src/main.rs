@@ -15,6 +15,8 @@ fn main() {
         Command::Eval(args) => commands::eval::run(args),
         Command::Batch(args) => commands::batch::run(args),
         Command::Compare(args) => commands::compare::run(args),
+        Command::Extract(args) => commands::extract::run(args),
+        Command::Check(args) => commands::check::run(args),
     };
     if let Err(error) = result {
         // The reader went away (`precis … | head`): nothing is wrong with the work, stop quietly.

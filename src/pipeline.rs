@@ -9,6 +9,8 @@ use tch::Device;
 
 use crate::engine::extractive::{self, ExtractiveOptions, ExtractiveSummary};
 use crate::engine::seq2seq::{GenerationSettings, Seq2SeqModel};
+use crate::faithfulness::guard::{guard, Faithfulness, GuardMode, ModelOutputs};
+use crate::faithfulness::Source;
 use crate::hub::{self, cache::HubSettings, ResolvedModel};
 use crate::input::Document;
 use crate::length::{LengthPreset, HEADLINE_MAX_WORDS};
@@ -67,6 +69,8 @@ pub struct SummarizeOptions {
     pub long: LongInputPolicy,
     pub device: DeviceChoice,
     pub hub: HubSettings,
+    /// `--guard`: check model outputs against the article (`faithfulness::guard`).
+    pub guard: GuardMode,
 }
 
 pub(crate) struct LoadedModel {
@@ -290,8 +294,9 @@ impl Summarizer {
         }
     }
 
-    fn record(&self, document: &Document, read: ReadDocument, summary: Summary) -> SummaryRecord {
-        let ReadDocument { started, mut stats, mut timings, warnings, .. } = read;
+    fn record(&self, document: &Document, read: ReadDocument, mut summary: Summary) -> SummaryRecord {
+        let ReadDocument { started, mut stats, mut timings, mut warnings, sentences } = read;
+        let faithfulness = self.guard(&sentences, &mut summary, &mut warnings);
         stats.output_words = text::count_words(&summary.abstract_text);
         timings.total = started.elapsed().as_millis() as u64 + self.load_ms;
         SummaryRecord {
@@ -315,8 +320,25 @@ impl Summarizer {
             },
             stats,
             timings_ms: timings,
+            faithfulness,
             warnings,
         }
+    }
+
+    /// `--guard`: the outputs a model wrote, checked against the article (and pruned under
+    /// `drop`) by `faithfulness::guard`. Bullets the extractive engine added are checked too
+    /// (copied sentences pass).
+    fn guard(&self, sentences: &[text::Sentence], summary: &mut Summary, warnings: &mut Vec<String>) -> Option<Faithfulness> {
+        if summary.models.is_empty() || self.options.guard == GuardMode::Off {
+            return None;
+        }
+        let source = Source::from_sentences(sentences).ok()?;
+        let outputs = ModelOutputs {
+            headline: (summary.engines.headline == EngineKind::Abstractive).then_some(&mut summary.headline),
+            abstract_: (summary.engines.abstract_ == EngineKind::Abstractive).then_some(&mut summary.abstract_text),
+            bullets: Some(&mut summary.bullets),
+        };
+        guard(&source, self.options.guard, outputs, warnings)
     }
 
     /// The abstract model's encoder input for a document: the whole text when it fits the

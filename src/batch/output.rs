@@ -41,6 +41,8 @@ pub struct BatchRecord {
     pub engine: Option<OutputEngines>,
     pub models: Vec<ModelUsed>,
     pub stats: Option<Stats>,
+    /// The check of the model outputs against the article (`--guard`), as `precis summarize` gives it.
+    pub faithfulness: Option<crate::faithfulness::guard::Faithfulness>,
     pub warnings: Vec<String>,
     /// Why the item was not summarized although nothing failed (a title only, a link only
     /// without `--fetch`, an image only); null otherwise.

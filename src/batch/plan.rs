@@ -92,6 +92,10 @@ pub struct Filters<'a> {
 pub fn settings_fingerprint(options: &SummarizeOptions, engine_used: EngineKind) -> String {
     let long = options.long.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
     let engine = match engine_used {
+        // `--guard drop` changes the texts; flag and off do not (the key stays as it was).
+        EngineKind::Abstractive if options.guard == crate::faithfulness::guard::GuardMode::Drop => {
+            format!("abstractive model={} headline_model={} long={long} guard=drop", options.model, options.headline_model)
+        }
         EngineKind::Abstractive => format!("abstractive model={} headline_model={} long={long}", options.model, options.headline_model),
         EngineKind::Extractive => "extractive".to_string(),
     };

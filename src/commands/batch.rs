@@ -333,6 +333,7 @@ fn record_for(work: WorkItem, outcome: Outcome) -> BatchRecord {
         engine: None,
         models: Vec::new(),
         stats: None,
+        faithfulness: None,
         warnings: Vec::new(),
         skipped: None,
         error: None,
@@ -346,6 +347,7 @@ fn record_for(work: WorkItem, outcome: Outcome) -> BatchRecord {
             record.engine = Some(summary.engine);
             record.models = summary.models;
             record.stats = Some(summary.stats);
+            record.faithfulness = summary.faithfulness;
             record.warnings = summary.warnings;
         }
         Outcome::Skipped(reason) => {

@@ -1,8 +1,10 @@
 //! One file per subcommand; each turns parsed arguments into work and output.
 
 pub mod batch;
+pub mod check;
 pub mod compare;
 pub mod eval;
+pub mod extract;
 pub mod models;
 pub mod summarize;
 
@@ -27,6 +29,7 @@ pub fn model_options(args: &ModelArgs) -> SummarizeOptions {
         bullets: DEFAULT_BULLETS,
         long: args.long,
         device: args.device,
+        guard: args.guard,
         hub: HubSettings::from_env(args.offline, !args.quiet),
     }
 }

@@ -10,6 +10,7 @@
 //! It never panics on any input: every failure is an [`InputError`] that names the input, says
 //! what is wrong and what to do about it.
 
+mod class_names;
 pub mod decode;
 mod detect;
 mod fragment;
