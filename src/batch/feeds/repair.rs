@@ -272,7 +272,11 @@ pub fn repair(text: &str) -> RepairedXml {
             let end = rest.find("?>").map_or(text.len(), |end| position + end + 2);
             if is_declaration(rest) && position > 0 {
                 builder.replace(position, end, "");
-                warnings.push("an XML declaration that was not at the start of the file was ignored".to_string());
+                let warning = "an XML declaration that was not at the start of the file was ignored";
+                // Stated once, however many there are (feeds concatenated by a broken server).
+                if !warnings.iter().any(|said| said == warning) {
+                    warnings.push(warning.to_string());
+                }
             }
             at = end;
         } else if starts_with_ignore_case(rest, "<!DOCTYPE") {

@@ -78,7 +78,7 @@ pub fn read(origin: &str, text: &str, base_url: Option<&str>) -> Result<FeedRead
     }
     // Parsed again: the successful parse above borrows a text the loop may still change.
     let document = Document::parse_with_options(&repaired.text, options).map_err(|error| parse_error(origin, text, &repaired, &error))?;
-    let reader = Reader { origin, original: text, repaired: &repaired, base_url };
+    let reader = Reader { origin, original: text, repaired: &repaired, base_url, positions: Default::default() };
     let root = document.root_element();
     let (format, items) = match kind_of_root(root.tag_name().name()) {
         XmlKind::Rss => (rss_version(root), reader.rss_items(root)),
@@ -168,6 +168,41 @@ struct Reader<'a> {
     original: &'a str,
     repaired: &'a RepairedXml,
     base_url: Option<&'a str>,
+    /// Items are visited in document order, so each item's position is counted on from the
+    /// last one: linear in the file, however many items (counting from the start for each
+    /// item would be quadratic).
+    positions: std::cell::RefCell<PositionCursor>,
+}
+
+/// Line and column of byte offsets of one text, counted on from the previous offset asked.
+#[derive(Debug, Default)]
+struct PositionCursor {
+    offset: usize,
+    line: usize,
+    column: usize,
+}
+
+impl PositionCursor {
+    /// 1-based line and character column of `offset` in `text` (as `line_and_column`).
+    fn at(&mut self, text: &str, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        if offset < self.offset || self.line == 0 {
+            *self = PositionCursor { offset: 0, line: 1, column: 1 };
+        }
+        let between = &text[self.offset..offset];
+        match between.rfind('\n') {
+            Some(last) => {
+                self.line += between.matches('\n').count();
+                self.column = between[last + 1..].chars().count() + 1;
+            }
+            None => self.column += between.chars().count(),
+        }
+        self.offset = offset;
+        (self.line, self.column)
+    }
 }
 
 fn local<'a>(node: Node<'a, '_>) -> &'a str {
@@ -250,7 +285,7 @@ impl Reader<'_> {
     /// "news.rss item 3 (line 40, column 5)": positions of the original file.
     fn source(&self, what: &str, index: usize, node: Node) -> String {
         let offset = self.repaired.original_offset(node.range().start);
-        let (line, column) = line_and_column(self.original, offset);
+        let (line, column) = self.positions.borrow_mut().at(self.original, offset);
         format!("{} {what} {} (line {line}, column {column})", self.origin, index + 1)
     }
 
@@ -471,6 +506,21 @@ impl TextKind {
             other if other.ends_with("+xml") || other.ends_with("/xml") => TextKind::Xhtml,
             // RFC 4287 4.1.3.3: any other media type is base64 inline.
             other => TextKind::Base64(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{line_and_column, PositionCursor};
+
+    #[test]
+    fn the_position_cursor_agrees_with_counting_from_the_start_in_any_order() {
+        let text = "ab\ncdé\n\n日本語 x\nlast line";
+        let mut cursor = PositionCursor::default();
+        let offsets: Vec<usize> = (0..=text.len() + 2).chain([5, 0, 9, 3, 100, 1]).collect();
+        for offset in offsets {
+            assert_eq!(cursor.at(text, offset), line_and_column(text, offset), "offset {offset}");
         }
     }
 }
