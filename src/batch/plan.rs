@@ -169,7 +169,9 @@ fn task_for(item: &BatchItem, fetch: bool) -> Task {
 }
 
 pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan {
-    let mut plan = Plan::default();
+    // Reserved once (and trimmed at the end): a growing vector of a million items would hold
+    // its old and new buffers at once.
+    let mut plan = Plan { work: Vec::with_capacity(items.len()), ..Plan::default() };
     let mut seen_ids = HashSet::new();
     let mut seen_links = HashSet::new();
     let mut seen_content = HashSet::new();
@@ -216,8 +218,11 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan
             plan.already_done += 1;
             continue;
         }
+        // The body lives on in the task (its document, link or reason): not kept twice.
+        let item = BatchItem { body: ItemBody::default(), ..item };
         plan.work.push(WorkItem { item, task, key, content_hash });
     }
+    plan.work.shrink_to_fit();
     plan
 }
 

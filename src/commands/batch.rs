@@ -80,7 +80,9 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     }
 
     let options = super::summarize_options(&args.engine);
-    let (work_sender, work_receiver) = mpsc::channel::<WorkGroup>();
+    // Bounded: groups are made as workers take them, so a million items are not all regrouped
+    // (and their groups allocated) at once.
+    let (work_sender, work_receiver) = mpsc::sync_channel::<WorkGroup>(QUEUED_GROUPS);
     let work_queue: WorkQueue = Arc::new(Mutex::new(work_receiver));
     let (message_sender, messages) = mpsc::channel::<WorkerMessage>();
     let fetch_timeout = Duration::from_secs_f64(args.fetch_timeout);
@@ -108,14 +110,19 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     }
     // The extractive engine gains nothing from batching; one item at a time spreads it evenly.
     let group_size = if engine_used == EngineKind::Abstractive { GENERATION_BATCH } else { 1 };
-    for group in length_groups(plan.work, group_size) {
-        // The queue outlives this loop (the workers hold it), so sending cannot fail while they run.
-        if work_sender.send(group).is_err() {
-            bail!("the batch workers stopped early");
+    // Only the workers hold the queue from here: when they all stop, the feeder's send fails
+    // and it ends (a shortfall is reported below as items not summarized).
+    drop(work_queue);
+    let work = plan.work;
+    let feeder = thread::spawn(move || {
+        for group in length_groups(work, group_size) {
+            if work_sender.send(group).is_err() {
+                return;
+            }
         }
-    }
-    // Closing our ends lets the workers finish when the queue is empty, and the loop below end.
-    drop(work_sender);
+        // Dropping the sender lets the workers finish when the queue is empty.
+    });
+    // Closing our end lets the loop below end when the workers are done.
     drop(message_sender);
 
     let progress = progress_bar(total as u64, args.engine.core.quiet);
@@ -143,6 +150,9 @@ pub fn run(args: &BatchArgs) -> Result<()> {
         if worker.join().is_err() {
             bail!("a batch worker crashed; rerun with --resume to finish the remaining items");
         }
+    }
+    if feeder.join().is_err() {
+        bail!("the batch's work queue crashed; rerun with --resume to finish the remaining items");
     }
     if done < total {
         bail!("only {done} of {total} items were summarized (the workers stopped); rerun with --resume to finish");
@@ -219,31 +229,35 @@ fn spawn_worker(options: SummarizeOptions, fetch_timeout: Duration, queue: WorkQ
 /// order and an interrupted run has done the early items), items are sorted by the length of
 /// their text — items still to be fetched first — and neighbours form a group, which goes
 /// through the model as one batch. A size of 1 keeps the input order exactly.
-fn length_groups(work: Vec<WorkItem>, size: usize) -> Vec<WorkGroup> {
+fn length_groups(work: Vec<WorkItem>, size: usize) -> impl Iterator<Item = WorkGroup> {
     let size = size.max(1);
-    if size == 1 {
-        return work.into_iter().map(|item| vec![item]).collect();
-    }
     let length = |work: &WorkItem| match &work.task {
         Task::Summarize(document) => document.text.len(),
         Task::FetchAndSummarize(_) | Task::Skip(_) | Task::Fail(_) => 0,
     };
-    let mut groups = Vec::new();
-    let mut items = work.into_iter().peekable();
-    while items.peek().is_some() {
-        let mut stretch: Vec<WorkItem> = items.by_ref().take(SORT_STRETCH).collect();
-        // Stable: items of equal length keep the input's order.
-        stretch.sort_by_key(length);
-        let mut stretch = stretch.into_iter().peekable();
-        while stretch.peek().is_some() {
-            groups.push(stretch.by_ref().take(size).collect());
+    let mut items = work.into_iter();
+    let mut stretch = Vec::new().into_iter();
+    // Made one group at a time, as the workers take them.
+    std::iter::from_fn(move || {
+        if size == 1 {
+            return items.next().map(|item| vec![item]);
         }
-    }
-    groups
+        if stretch.len() == 0 {
+            let mut next: Vec<WorkItem> = items.by_ref().take(SORT_STRETCH).collect();
+            // Stable: items of equal length keep the input's order.
+            next.sort_by_key(length);
+            stretch = next.into_iter();
+        }
+        let group: Vec<WorkItem> = stretch.by_ref().take(size).collect();
+        (!group.is_empty()).then_some(group)
+    })
 }
 
 /// Items sorted by length together (see `length_groups`).
 const SORT_STRETCH: usize = 8 * GENERATION_BATCH;
+
+/// Groups made ahead of the workers: enough that none waits.
+const QUEUED_GROUPS: usize = 64;
 
 /// What became of one work item before summarizing.
 enum Prepared {
