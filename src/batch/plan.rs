@@ -169,9 +169,7 @@ fn task_for(item: &BatchItem, fetch: bool) -> Task {
 }
 
 pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan {
-    // Reserved once (and trimmed at the end): a growing vector of a million items would hold
-    // its old and new buffers at once.
-    let mut plan = Plan { work: Vec::with_capacity(items.len()), ..Plan::default() };
+    let mut plan = Plan::default();
     let mut seen_ids = HashSet::new();
     let mut seen_links = HashSet::new();
     let mut seen_content = HashSet::new();
@@ -222,7 +220,6 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan
         let item = BatchItem { body: ItemBody::default(), ..item };
         plan.work.push(WorkItem { item, task, key, content_hash });
     }
-    plan.work.shrink_to_fit();
     plan
 }
 

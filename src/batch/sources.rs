@@ -115,13 +115,16 @@ fn read_bytes(origin: &str, bytes: Vec<u8>, served: Option<Served>) -> Result<In
         Err(_) => return Ok(InputItems::of(vec![file_item(origin, bytes)])),
     };
     match feeds::classify(origin, &decoded.text) {
+        // The bytes are needed again only for an article; a feed's are let go before parsing.
         Classified::XmlFeed => {
+            drop(bytes);
             let read = feeds::read_xml_feed(origin, &decoded.text, downloaded.then_some(origin))?;
             Ok(feed_items(origin, read, decoded.warnings))
         }
         Classified::JsonFeed(feed) => Ok(feed_items(origin, feeds::read_json_feed(origin, &feed)?, decoded.warnings)),
         Classified::BrokenJsonFeed(error) => Err(error),
         Classified::Json => {
+            drop(bytes);
             let mut read = InputItems::of(jsonl_items(origin, &decoded.text));
             read.warnings = decoded.warnings;
             Ok(read)

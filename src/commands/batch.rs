@@ -261,7 +261,8 @@ const QUEUED_GROUPS: usize = 64;
 
 /// What became of one work item before summarizing.
 enum Prepared {
-    Document(Document),
+    /// Its document is the next of the group's readable documents.
+    Document,
     Skipped(String),
     Failed(String),
 }
@@ -269,29 +270,31 @@ enum Prepared {
 /// One record per item of the group: pages fetched first, then every document that could be read
 /// summarized together (`Summarizer::summarize_many` batches them through the model).
 fn summarize_group(summarizer: &Summarizer, group: WorkGroup, fetch_timeout: Duration) -> Vec<BatchRecord> {
-    let prepared: Vec<Prepared> = group
-        .iter()
-        .map(|work| match &work.task {
-            Task::Summarize(document) => Prepared::Document(document.clone()),
-            Task::FetchAndSummarize(url) => match fetch::fetch_document(url, fetch_timeout) {
+    // Documents are moved out of their tasks, never copied: a 50 MB article is held once.
+    let mut readable: Vec<Document> = Vec::new();
+    let mut prepared = Vec::with_capacity(group.len());
+    let mut works = Vec::with_capacity(group.len());
+    for mut work in group {
+        let task = std::mem::replace(&mut work.task, Task::Skip(String::new()));
+        prepared.push(match task {
+            Task::Summarize(document) => {
+                readable.push(document);
+                Prepared::Document
+            }
+            Task::FetchAndSummarize(url) => match fetch::fetch_document(&url, fetch_timeout) {
                 Ok(mut document) => {
                     document.title = work.item.title.clone().or(document.title);
                     document.warnings.splice(0..0, work.item.warnings.iter().cloned());
-                    Prepared::Document(document)
+                    readable.push(document);
+                    Prepared::Document
                 }
                 Err(reason) => Prepared::Failed(reason),
             },
-            Task::Skip(reason) => Prepared::Skipped(reason.clone()),
-            Task::Fail(reason) => Prepared::Failed(reason.clone()),
-        })
-        .collect();
-    let readable: Vec<Document> = prepared
-        .iter()
-        .filter_map(|prepared| match prepared {
-            Prepared::Document(document) => Some(document.clone()),
-            _ => None,
-        })
-        .collect();
+            Task::Skip(reason) => Prepared::Skipped(reason),
+            Task::Fail(reason) => Prepared::Failed(reason),
+        });
+        works.push(work);
+    }
     let summarize_guarded = |documents: &[Document]| -> Option<Vec<Result<SummaryRecord, String>>> {
         catch_unwind(AssertUnwindSafe(|| summarizer.summarize_many(documents)))
             .ok()
@@ -306,12 +309,12 @@ fn summarize_group(summarizer: &Summarizer, group: WorkGroup, fetch_timeout: Dur
                 .collect()
         })
         .into_iter();
-    group
+    works
         .into_iter()
         .zip(prepared)
         .map(|(work, prepared)| {
             let outcome = match prepared {
-                Prepared::Document(_) => match summaries.next() {
+                Prepared::Document => match summaries.next() {
                     Some(Ok(summary)) => Outcome::Summarized(Box::new(summary)),
                     Some(Err(error)) => Outcome::Failed(format!("{}: {error}", work.item.source)),
                     None => Outcome::Failed(format!("{}: no summary was produced", work.item.source)),

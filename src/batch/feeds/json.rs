@@ -12,8 +12,11 @@ use super::{json_feed_format, Classified, FeedRead};
 
 /// A JSON Feed, JSON that says it is one but is broken, or other JSON (JSONL).
 pub fn classify(origin: &str, text: &str) -> Classified {
-    match serde_json::from_str::<Value>(text) {
-        Ok(value) if value.get("version").and_then(Value::as_str).is_some_and(|v| v.contains("jsonfeed.org")) => Classified::JsonFeed(value),
+    // Only `version` is kept while checking, so a giant JSONL line is not built into a tree
+    // (and then thrown away) just to learn that it is not a feed.
+    let is_json_feed = |probe: &VersionProbe| probe.version.as_ref().and_then(Value::as_str).is_some_and(|v| v.contains("jsonfeed.org"));
+    match serde_json::from_str::<VersionProbe>(text).and_then(|probe| if is_json_feed(&probe) { serde_json::from_str::<Value>(text).map(Some) } else { Ok(None) }) {
+        Ok(Some(feed)) => Classified::JsonFeed(feed),
         // Say where a feed's JSON is broken rather than reading it as JSONL.
         Err(error) if announces_json_feed(text) => Classified::BrokenJsonFeed(if error.is_eof() {
             anyhow!("feed {origin} is truncated: its JSON ends at line {}, column {} before it is complete; download it again or fix the feed", error.line(), error.column())
@@ -22,6 +25,13 @@ pub fn classify(origin: &str, text: &str) -> Classified {
         }),
         _ => Classified::Json,
     }
+}
+
+/// The `version` member of a JSON object; every other member is skipped unread.
+#[derive(serde::Deserialize)]
+struct VersionProbe {
+    #[serde(default)]
+    version: Option<Value>,
 }
 
 /// A `"version": "https://jsonfeed.org/…"` member in the first kilobyte.
