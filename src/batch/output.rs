@@ -44,7 +44,10 @@ pub struct BatchRecord {
     /// The check of the model outputs against the article (`--guard`), as `precis summarize` gives it.
     pub faithfulness: Option<crate::faithfulness::guard::Faithfulness>,
     pub warnings: Vec<String>,
-    /// null on success; why the item could not be summarized otherwise.
+    /// Why the item was not summarized although nothing failed (a title only, a link only
+    /// without `--fetch`, an image only); null otherwise.
+    pub skipped: Option<String>,
+    /// null on success (or skip); why the item could not be summarized otherwise.
     pub error: Option<String>,
 }
 

@@ -1,5 +1,5 @@
-//! Items → work: each item's document, content hash and key; duplicates within the run,
-//! `--shard` assignment and `--resume` skips.
+//! Items → work: each item's document (or why it is skipped or fails), content hash and key;
+//! duplicates within the run, `--shard` assignment and `--resume` skips.
 //!
 //! The key is sha256 of the normalized content together with the engine actually used, the
 //! model names and every setting that changes the output; two runs with the same key would
@@ -7,12 +7,11 @@
 
 use std::collections::HashSet;
 
-use anyhow::{bail, Result};
 use clap::ValueEnum;
 use sha2::{Digest, Sha256};
 
-use super::sources::{BatchItem, ItemBody};
-use crate::input::{self, Document};
+use super::item::{BatchItem, ItemBody};
+use crate::input::{self, Document, SourceFormat};
 use crate::pipeline::SummarizeOptions;
 use crate::render::EngineKind;
 
@@ -50,6 +49,8 @@ pub enum Task {
     Summarize(Document),
     /// Download the linked page (`--fetch`), then summarize it.
     FetchAndSummarize(String),
+    /// Nothing to summarize: record the item as skipped, with this reason.
+    Skip(String),
     /// Record the item as failed, with this reason.
     Fail(String),
 }
@@ -110,20 +111,21 @@ fn sha256_hex(parts: &[&[u8]]) -> String {
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The article document of an item, or why there is none.
+/// The article document of an item, or why there is none (for an item with nothing to
+/// summarize, the reason it is skipped).
 pub fn document_for(item: &BatchItem) -> Result<Document, String> {
     let from_bytes = |origin: &str, bytes: &[u8]| input::document_from_bytes(origin, bytes).map_err(|error| error.to_string());
+    let from_content = |content: &str, format| input::document_from_content(&item.source, content, format).map_err(|error| error.to_string());
     let mut document = match &item.body {
-        ItemBody::Html(html) => {
-            // Feed content is an HTML fragment; as a page it is read as HTML however few tags it has.
-            let page = format!("<!DOCTYPE html><html><body>{html}</body></html>");
-            from_bytes(&item.source, page.as_bytes())?
-        }
+        // A feed item's content is the article's text already: read whole.
+        ItemBody::ContentHtml(html) => from_content(html, SourceFormat::Html)?,
+        ItemBody::ContentText(text) => from_content(text, SourceFormat::Text)?,
+        // JSONL `html` may be a whole page: its main text, however few tags it has.
+        ItemBody::Html(html) => from_bytes(&item.source, format!("<!DOCTYPE html><html><body>{html}</body></html>").as_bytes())?,
         ItemBody::Text(text) => from_bytes(&item.source, text.as_bytes())?,
         ItemBody::File { path, bytes } => from_bytes(path, bytes)?,
-        ItemBody::LinkOnly(url) => {
-            return Err(format!("{}: the item has only a link ({url}) and no text; pass --fetch to download it, or give the text (a feed with full content, or JSONL `text`/`html`)", item.source))
-        }
+        ItemBody::LinkOnly(url) => return Err(link_only_reason(url)),
+        ItemBody::Nothing(reason) => return Err(reason.clone()),
         ItemBody::Invalid(reason) => return Err(format!("{}: {reason}", item.source)),
     };
     if item.title.is_some() {
@@ -132,34 +134,42 @@ pub fn document_for(item: &BatchItem) -> Result<Document, String> {
     if let Some(id) = &item.id {
         document.id = id.clone();
     }
+    document.warnings.splice(0..0, item.warnings.iter().cloned());
     Ok(document)
 }
 
-/// Builds the work list: documents, keys, then duplicates (first occurrence wins), shard and
-/// resume filters, in that order, so every shard sees the same duplicate decisions.
-/// With `--fetch`, an item with a link and only a teaser (or no text) is downloaded.
+fn link_only_reason(url: &str) -> String {
+    format!("it has no text, only a link ({url}); pass --fetch to download and summarize the page")
+}
+
+/// What to do with an item. With `--fetch`, an item with a link and only a teaser (or no
+/// text) is downloaded; without it, an item with only a link is skipped, as is one with
+/// nothing to summarize.
 fn task_for(item: &BatchItem, fetch: bool) -> Task {
     let document = document_for(item);
     if fetch {
-        if let Some(link) = &item.link {
+        if let Some(link) = item.link.as_ref().or(match &item.body {
+            ItemBody::LinkOnly(url) => Some(url),
+            _ => None,
+        }) {
             let teaser = match &document {
                 Ok(document) => crate::text::count_words(&document.text) < super::fetch::TEASER_MAX_WORDS,
-                Err(_) => matches!(item.body, ItemBody::LinkOnly(_) | ItemBody::Html(_) | ItemBody::Text(_)),
+                Err(_) => matches!(item.body, ItemBody::LinkOnly(_) | ItemBody::ContentHtml(_) | ItemBody::ContentText(_) | ItemBody::Html(_) | ItemBody::Text(_)),
             };
             if teaser {
                 return Task::FetchAndSummarize(link.clone());
             }
         }
     }
-    match document {
-        Ok(document) => Task::Summarize(document),
-        Err(reason) => Task::Fail(reason),
+    match (document, &item.body) {
+        (Ok(document), _) => Task::Summarize(document),
+        (Err(reason), ItemBody::LinkOnly(_) | ItemBody::Nothing(_)) => Task::Skip(reason),
+        (Err(reason), _) => Task::Fail(reason),
     }
 }
 
-pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Result<Plan> {
+pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan {
     let mut plan = Plan::default();
-    let had_items = !items.is_empty();
     let mut seen_ids = HashSet::new();
     let mut seen_links = HashSet::new();
     let mut seen_content = HashSet::new();
@@ -179,8 +189,9 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Resu
             Task::Summarize(document) => sha256_hex(&[b"text", document.text.as_bytes()]),
             // The page is not known before it is downloaded; its address stands for it.
             Task::FetchAndSummarize(url) => sha256_hex(&[b"link", url.as_bytes()]),
-            // A failing entry has no text; its source and reason identify it.
+            // A failing or skipped entry has no text; its source and reason identify it.
             Task::Fail(reason) => sha256_hex(&[b"failed", item.source.as_bytes(), reason.as_bytes()]),
+            Task::Skip(reason) => sha256_hex(&[b"skipped", item.source.as_bytes(), reason.as_bytes()]),
         };
         let duplicate = item.id.as_ref().is_some_and(|id| seen_ids.contains(id))
             || item.link.as_ref().is_some_and(|link| seen_links.contains(link))
@@ -205,12 +216,11 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Resu
             plan.already_done += 1;
             continue;
         }
+        // The body lives on in the task (its document, link or reason): not kept twice.
+        let item = BatchItem { body: ItemBody::default(), ..item };
         plan.work.push(WorkItem { item, task, key, content_hash });
     }
-    if !had_items {
-        bail!("the inputs hold no items to summarize (empty feeds, JSONL or directories)");
-    }
-    Ok(plan)
+    plan
 }
 
 #[cfg(test)]
@@ -245,7 +255,7 @@ mod tests {
             item("c", "l3", "First story text here."),
             item("d", "l4", "Fresh story."),
         ];
-        let plan = plan(items, "fp", &Filters::default()).unwrap();
+        let plan = plan(items, "fp", &Filters::default());
         assert_eq!(plan.work.len(), 2);
         assert_eq!(plan.duplicates, 3);
     }
