@@ -17,6 +17,7 @@ fn main() {
         Command::Compare(args) => commands::compare::run(args),
         Command::Extract(args) => commands::extract::run(args),
         Command::Check(args) => commands::check::run(args),
+        Command::Merge(args) => commands::merge::run(args),
     };
     if let Err(error) = result {
         // The reader went away (`precis … | head`): nothing is wrong with the work, stop quietly.
@@ -24,6 +25,8 @@ fn main() {
             std::process::exit(0);
         }
         eprintln!("precis: error: {error:#}");
-        std::process::exit(1);
+        // `--shard auto` without a usable scheduler environment is a command-line error, like clap's.
+        let invalid_command_line = error.chain().any(|cause| cause.is::<precis::batch::scheduler::ShardEnvironmentError>());
+        std::process::exit(if invalid_command_line { 2 } else { 1 });
     }
 }

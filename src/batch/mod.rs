@@ -3,11 +3,16 @@
 //!
 //! `sources` reads inputs into items, `feeds` parses RSS/Atom/JSON Feed, `fetch` downloads linked pages (`--fetch`), `plan` computes keys and
 //! decides what to do (duplicates, shard, resume), `output` writes whole-line records and reads
-//! them back for `--resume`. The command itself (`commands::batch`) runs the workers.
+//! them back for `--resume`. `scheduler` turns `--shard auto` into a shard from Slurm, Kubernetes
+//! or AWS Batch variables, `shard_plan` is the plan line a sharded output starts with, and `merge`
+//! joins shard outputs back into one, checked against those lines. The command itself (`commands::batch`) runs the workers.
 
 pub mod dates;
 pub mod feeds;
 pub mod fetch;
 pub mod output;
+pub mod merge;
 pub mod plan;
+pub mod scheduler;
+pub mod shard_plan;
 pub mod sources;

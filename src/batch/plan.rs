@@ -75,6 +75,22 @@ pub struct Plan {
     pub too_old: usize,
     /// Items kept under `--since` because their date could not be read.
     pub undated: usize,
+    /// Every item of the plan of all shards (after `--since` and duplicates, before the shard
+    /// and resume filters), in input order: what a sharded output records (`shard_plan`).
+    pub planned: Vec<PlannedItem>,
+}
+
+/// An item of the plan, whichever shard owns it.
+#[derive(Debug, Clone)]
+pub struct PlannedItem {
+    pub key: String,
+    /// The record's `id`.
+    pub id: String,
+}
+
+/// The `id` of an item's record: its guid / id, else its link, else where it was found.
+pub fn record_id(item: &BatchItem) -> String {
+    item.id.clone().or_else(|| item.link.clone()).unwrap_or_else(|| item.source.clone())
 }
 
 /// What `plan` filters by, besides duplicates.
@@ -197,6 +213,7 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Resu
             continue;
         }
         let key = sha256_hex(&[fingerprint.as_bytes(), content_hash.as_bytes()]);
+        plan.planned.push(PlannedItem { key: key.clone(), id: record_id(&item) });
         if filters.shard.is_some_and(|shard| !shard.owns(&key)) {
             plan.other_shards += 1;
             continue;
