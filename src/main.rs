@@ -1,6 +1,6 @@
 //! The `precis` binary: parse arguments, run the command, map errors to messages and exit codes.
 //! Exit codes: 0 success, 1 the work failed (bad input, missing model, failed items),
-//! 2 invalid command line (from clap).
+//! 2 invalid command line (from clap, and `--shard auto` without a usable scheduler environment).
 
 use clap::Parser;
 

@@ -75,8 +75,9 @@ pub struct Plan {
     pub too_old: usize,
     /// Items kept under `--since` because their date could not be read.
     pub undated: usize,
-    /// Every item of the plan of all shards (after `--since` and duplicates, before the shard
-    /// and resume filters), in input order: what a sharded output records (`shard_plan`).
+    /// With `--shard`, every item of the plan of all shards (after `--since` and duplicates,
+    /// before the shard and resume filters), in input order: what a sharded output records
+    /// (`shard_plan`). Empty without `--shard`, which has no use for it.
     pub planned: Vec<PlannedItem>,
 }
 
@@ -213,7 +214,9 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Resu
             continue;
         }
         let key = sha256_hex(&[fingerprint.as_bytes(), content_hash.as_bytes()]);
-        plan.planned.push(PlannedItem { key: key.clone(), id: record_id(&item) });
+        if filters.shard.is_some() {
+            plan.planned.push(PlannedItem { key: key.clone(), id: record_id(&item) });
+        }
         if filters.shard.is_some_and(|shard| !shard.owns(&key)) {
             plan.other_shards += 1;
             continue;

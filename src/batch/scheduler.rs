@@ -25,6 +25,10 @@ const KUBERNETES_INDEX: &str = "JOB_COMPLETION_INDEX";
 const AWS_INDEX: &str = "AWS_BATCH_JOB_ARRAY_INDEX";
 const AWS_SIZE: &str = "AWS_BATCH_JOB_ARRAY_SIZE";
 
+const SLURM: &str = "Slurm job array";
+const KUBERNETES: &str = "Kubernetes Indexed Job";
+const AWS_BATCH: &str = "AWS Batch array job";
+
 /// The value of `--shard`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShardSpec {
@@ -114,10 +118,10 @@ pub fn resolve(spec: ShardSpec, environment: &Environment) -> Result<ResolvedSha
             ));
         }
     }
-    let names: Vec<&str> = match scheduler {
-        "Slurm job array" => vec![SLURM_ID, SLURM_MIN, SLURM_MAX, SLURM_STEP, SLURM_COUNT],
-        "Kubernetes Indexed Job" => vec![KUBERNETES_INDEX, SHARD_COUNT_VARIABLE],
-        _ => vec![AWS_INDEX, AWS_SIZE],
+    let names: &[&str] = match scheduler {
+        SLURM => &[SLURM_ID, SLURM_MIN, SLURM_MAX, SLURM_STEP, SLURM_COUNT],
+        KUBERNETES => &[KUBERNETES_INDEX, SHARD_COUNT_VARIABLE],
+        _ => &[AWS_INDEX, AWS_SIZE],
     };
     let shown: Vec<String> = names.iter().filter_map(|name| environment.get(*name).map(|value| format!("{name}={value}"))).collect();
     Ok(ResolvedShard { shard: Shard { index: index_from_zero + 1, count }, origin: Some(format!("{scheduler} ({})", shown.join(", "))) })
@@ -158,7 +162,7 @@ fn slurm(environment: &Environment) -> Result<(u64, u64, &'static str), ShardEnv
             range_hint,
         ));
     }
-    Ok((place, count, "Slurm job array"))
+    Ok((place, count, SLURM))
 }
 
 /// A Kubernetes Indexed Job gives each pod `JOB_COMPLETION_INDEX` (0 to completions − 1), not
@@ -183,7 +187,7 @@ fn kubernetes(environment: &Environment, requested_count: Option<u64>) -> Result
             &format!("the shard count ({SHARD_COUNT_VARIABLE} or auto/N) must equal the Job's completions"),
         ));
     }
-    Ok((index, count, "Kubernetes Indexed Job"))
+    Ok((index, count, KUBERNETES))
 }
 
 /// AWS Batch gives each child of an array job its index (from 0) and the array's size.
@@ -196,7 +200,7 @@ fn aws_batch(environment: &Environment) -> Result<(u64, u64, &'static str), Shar
     if size == 0 || index >= size {
         return Err(error(format!("--shard auto: {AWS_INDEX}={index} is not below {AWS_SIZE}={size}"), environment, "run it as a child of an AWS Batch array job, or give --shard I/N"));
     }
-    Ok((index, size, "AWS Batch array job"))
+    Ok((index, size, AWS_BATCH))
 }
 
 fn number(environment: &Environment, name: &str, value: &str) -> Result<u64, ShardEnvironmentError> {
