@@ -314,7 +314,7 @@ mod tests {
         /// finish them), leaving out the items in `skip` and writing those in `twice` two times.
         fn shard(&self, index: u64, count: u64, skip: &[usize], twice: &[usize]) -> PathBuf {
             let shard = Shard { index, count };
-            let mut text = format!("{}\n", ShardPlan::new(shard, &self.planned).line());
+            let mut text = format!("{}\n", serde_json::to_string(&ShardPlan::new(shard, &self.planned).line()).unwrap());
             for (n, item) in self.planned.iter().enumerate().rev().filter(|(_, item)| shard.owns(&item.key)) {
                 let times = if skip.contains(&n) { 0 } else if twice.contains(&n) { 2 } else { 1 };
                 for _ in 0..times {

@@ -57,6 +57,12 @@ pub struct ShardPlanItem {
     pub id: String,
 }
 
+/// The line as written (`ShardPlan::line`).
+#[derive(Serialize)]
+pub struct ShardPlanLineOut<'a> {
+    precis_shard_plan: &'a ShardPlan,
+}
+
 /// The line as read: the plan under its marking field.
 #[derive(Deserialize)]
 struct ShardPlanLine {
@@ -81,9 +87,10 @@ impl ShardPlan {
         }
     }
 
-    /// The line to write, the plan under its marking field.
-    pub fn line(&self) -> Value {
-        serde_json::json!({ FIELD: self })
+    /// The line to write: the plan under its marking field, its fields in declared order (the
+    /// plan id and shard before the long item list, for a reader of the file's head).
+    pub fn line(&self) -> ShardPlanLineOut<'_> {
+        ShardPlanLineOut { precis_shard_plan: self }
     }
 
     /// The first 12 hex digits of the plan id, for messages.
@@ -173,7 +180,7 @@ mod tests {
     #[test]
     fn the_line_reads_back_and_is_told_from_records() {
         let plan = ShardPlan::new(Shard { index: 2, count: 3 }, &planned(10));
-        let line = plan.line();
+        let line = serde_json::to_value(plan.line()).unwrap();
         assert!(is_plan_line(&line));
         assert!(!is_plan_line(&serde_json::json!({"key": "abc", "id": "x"})));
         assert_eq!(from_line(line).unwrap(), plan);
@@ -189,9 +196,9 @@ mod tests {
         let other_count = ShardPlan::new(Shard { index: 2, count: 4 }, &planned(10));
         assert_eq!(resume_needs_line(None, 0, None), Ok(false));
         assert_eq!(resume_needs_line(None, 0, Some(&plan)), Ok(true));
-        assert_eq!(resume_needs_line(Some(plan.line()), 5, Some(&plan)), Ok(false));
-        assert!(resume_needs_line(Some(plan.line()), 5, Some(&other_count)).unwrap_err().contains("shard 2/3 of plan"));
-        assert!(resume_needs_line(Some(plan.line()), 5, None).unwrap_err().contains("resume it with --shard 2/3"));
+        assert_eq!(resume_needs_line(Some(serde_json::to_value(plan.line()).unwrap()), 5, Some(&plan)), Ok(false));
+        assert!(resume_needs_line(Some(serde_json::to_value(plan.line()).unwrap()), 5, Some(&other_count)).unwrap_err().contains("shard 2/3 of plan"));
+        assert!(resume_needs_line(Some(serde_json::to_value(plan.line()).unwrap()), 5, None).unwrap_err().contains("resume it with --shard 2/3"));
         assert!(resume_needs_line(None, 5, Some(&plan)).unwrap_err().contains("no precis_shard_plan line"));
     }
 }
