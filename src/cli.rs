@@ -46,6 +46,8 @@ pub enum Command {
     Check(CheckArgs),
     // The help text is ServeArgs' doc comment (a doc comment here would replace its examples).
     Serve(ServeArgs),
+    // The help text is MergeArgs' doc comment.
+    Merge(MergeArgs),
 }
 
 /// Options shared by every command that summarizes: the engine and its model, long inputs,
@@ -137,6 +139,7 @@ pub struct SummarizeArgs {
 ///   precis batch news.rss --out digest.jsonl --engine extractive
 ///   precis batch corpus/ --out corpus.jsonl --resume --jobs 2
 ///   precis batch items.jsonl --shard 3/8 --out part-3.jsonl
+///   precis batch items.jsonl --shard auto --out part-$SLURM_ARRAY_TASK_ID.jsonl
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct BatchArgs {
@@ -160,8 +163,11 @@ pub struct BatchArgs {
 
     /// Take only shard I of N (1 ≤ I ≤ N), assigned by a stable hash of each item's key: N
     /// processes with the same inputs and settings split the work exactly, with no coordination.
-    #[arg(long, value_name = "I/N", value_parser = crate::batch::plan::Shard::parse)]
-    pub shard: Option<crate::batch::plan::Shard>,
+    /// `auto` reads I and N from a Slurm job array, a Kubernetes Indexed Job (N from auto/N or
+    /// PRECIS_SHARD_COUNT) or an AWS Batch array job. The output starts with a plan line, which
+    /// `precis merge` checks the shards against.
+    #[arg(long, value_name = "I/N|auto[/N]", value_parser = crate::batch::scheduler::ShardSpec::parse)]
+    pub shard: Option<crate::batch::scheduler::ShardSpec>,
 
     /// Only items published on or after DATE (YYYY-MM-DD, UTC, or an RFC 3339 time). Items
     /// without a readable date are kept, and counted in the summary.
@@ -528,4 +534,37 @@ fn parse_batch(value: &str) -> Result<usize, String> {
         Ok(number) if (1..=64).contains(&number) => Ok(number),
         _ => Err(format!("'{value}' is not a batch size; give a number from 1 to 64")),
     }
+}
+
+/// Join the outputs of a sharded `precis batch` into one JSONL, checked complete.
+///
+/// Each shard output starts with the plan line `precis batch --shard` writes: the plan's id and
+/// the items its shard owns. merge checks that every shard of the plan is given once, that
+/// every planned item is there exactly once, and writes the records in input order, without the
+/// plan lines (the same records a one-machine run writes). When anything is missing or doubled
+/// it names the shards and items, writes nothing and exits with 1: rerun (or --resume) the
+/// shards it names, then merge again.
+///
+/// Examples:
+///   precis merge digest.jsonl part-*.jsonl
+///   precis merge - parts/*.jsonl | jq .headline
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct MergeArgs {
+    /// The merged JSONL, or - for standard output. An existing non-empty file is refused
+    /// unless --force is given; it is written whole (through a temporary file) or not at all.
+    #[arg(value_name = "OUT")]
+    pub out: std::path::PathBuf,
+
+    /// The shard outputs (`precis batch --shard … --out FILE`), in any order.
+    #[arg(value_name = "SHARD", required = true)]
+    pub shards: Vec<std::path::PathBuf>,
+
+    /// Replace an existing OUT.
+    #[arg(long)]
+    pub force: bool,
+
+    /// No summary line on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }

@@ -305,7 +305,9 @@ fn shards_partition_the_items_exactly() {
     for shard in 1..=3 {
         let output = run(batch(&cache).arg(&items).arg("--shard").arg(format!("{shard}/3")));
         assert!(output.status.success(), "{}", stderr(&output));
-        let records = stdout_records(&output);
+        let mut records = stdout_records(&output);
+        // A sharded output starts with its plan line (tests/shard.rs checks it with `precis merge`).
+        assert!(records.remove(0).get("precis_shard_plan").is_some(), "shard {shard}: no plan line first");
         assert!(!records.is_empty() && records.len() < 60, "shard {shard}: {} items", records.len());
         seen.extend(records);
     }

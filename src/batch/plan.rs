@@ -76,6 +76,23 @@ pub struct Plan {
     pub too_old: usize,
     /// Items kept under `--since` because their date could not be read.
     pub undated: usize,
+    /// With `--shard`, every item of the plan of all shards (after `--since` and duplicates,
+    /// before the shard and resume filters), in input order: what a sharded output records
+    /// (`shard_plan`). Empty without `--shard`, which has no use for it.
+    pub planned: Vec<PlannedItem>,
+}
+
+/// An item of the plan, whichever shard owns it.
+#[derive(Debug, Clone)]
+pub struct PlannedItem {
+    pub key: String,
+    /// The record's `id`.
+    pub id: String,
+}
+
+/// The `id` of an item's record: its guid / id, else its link, else where it was found.
+pub fn record_id(item: &BatchItem) -> String {
+    item.id.clone().or_else(|| item.link.clone()).unwrap_or_else(|| item.source.clone())
 }
 
 /// What `plan` filters by, besides duplicates.
@@ -208,6 +225,9 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan
             continue;
         }
         let key = sha256_hex(&[fingerprint.as_bytes(), content_hash.as_bytes()]);
+        if filters.shard.is_some() {
+            plan.planned.push(PlannedItem { key: key.clone(), id: record_id(&item) });
+        }
         if filters.shard.is_some_and(|shard| !shard.owns(&key)) {
             plan.other_shards += 1;
             continue;

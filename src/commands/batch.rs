@@ -21,6 +21,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::batch::output::{self, BatchRecord, ExistingOutput, RecordSink};
 use crate::batch::fetch;
 use crate::batch::plan::{self, Task, WorkItem};
+use crate::batch::scheduler;
+use crate::batch::shard_plan::{self, ShardPlan};
 use crate::batch::sources;
 use crate::cli::BatchArgs;
 use crate::input::Document;
@@ -41,6 +43,13 @@ type WorkQueue = Arc<Mutex<Receiver<WorkGroup>>>;
 
 pub fn run(args: &BatchArgs) -> Result<()> {
     let started = Instant::now();
+    // `--shard auto` is read from the scheduler's variables before any work (a wrong one is exit 2).
+    let shard = args.shard.map(|spec| scheduler::resolve(spec, &scheduler::process_environment())).transpose()?;
+    if let Some(scheduler::ResolvedShard { shard, origin: Some(origin) }) = &shard {
+        if !args.engine.core.quiet {
+            eprintln!("precis: shard {}/{} from the {origin}", shard.index, shard.count);
+        }
+    }
     if args.inputs.iter().any(|input| input == "-") && std::io::stdin().is_terminal() {
         bail!("no input on standard input: pipe JSONL into `precis batch -`, or give feed files, JSONL files or directories");
     }
@@ -101,9 +110,17 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     };
 
     let fingerprint = plan::settings_fingerprint(&options, engine_used);
-    let filters = plan::Filters { shard: args.shard, done_keys: Some(&existing.keys), since: args.since, fetch: args.fetch };
+    let filters = plan::Filters { shard: shard.as_ref().map(|resolved| resolved.shard), done_keys: Some(&existing.keys), since: args.since, fetch: args.fetch };
     let plan = plan::plan(items, &fingerprint, &filters);
     let total = plan.work.len();
+    // A sharded output starts with what its shard planned, for `precis merge` to check against.
+    let planned = shard.as_ref().map(|resolved| ShardPlan::new(resolved.shard, &plan.planned));
+    let output_name = || args.out.as_ref().map_or("standard output".to_string(), |path| path.display().to_string());
+    if shard_plan::resume_needs_line(existing.shard_plan.clone(), existing.records, planned.as_ref()).map_err(|error| anyhow!("cannot resume output {}: {error}", output_name()))? {
+        if let Some(planned) = &planned {
+            sink.write(&planned.line())?;
+        }
+    }
     // More workers than items would load models for nothing.
     for _ in 1..args.jobs.min(total.max(1)) {
         workers.push(spawn_worker(options.clone(), fetch_timeout, work_queue.clone(), message_sender.clone()));
@@ -336,7 +353,7 @@ enum Outcome {
 
 fn record_for(work: WorkItem, outcome: Outcome) -> BatchRecord {
     let item = work.item;
-    let id = item.id.clone().or_else(|| item.link.clone()).unwrap_or_else(|| item.source.clone());
+    let id = plan::record_id(&item);
     let mut record = BatchRecord {
         id,
         link: item.link,

@@ -5,6 +5,7 @@ pub mod check;
 pub mod compare;
 pub mod eval;
 pub mod extract;
+pub mod merge;
 pub mod models;
 pub mod serve;
 pub mod summarize;
