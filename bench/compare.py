@@ -1,10 +1,13 @@
 """Side-by-side speed of precis, transformers and CTranslate2 on one model (bench/compare.sh).
 
 Subcommands (each side runs in its own process, so that its peak RSS is its own):
-  make-model DIR        random weights with distilbart-cnn-12-6's shape (transformers 4.44.2,
-                        seed 0) saved as safetensors, a synthetic 50264-token byte-level BPE
-                        tokenizer, and DIR/inputs.json (one 780-token article, a batch of 32
-                        inputs of 200-1024 tokens, the decoding settings)
+  make-model DIR [SHAPE]
+                        random weights with the shape of SHAPE (transformers 4.44.2, seed 0)
+                        saved as safetensors, a synthetic tokenizer of the model's vocabulary
+                        size, and DIR/inputs.json (one article, a batch of 32 inputs, the decoding
+                        settings). Shapes (SHAPES below): distilbart-cnn-12-6 (the default;
+                        780-token article, batch of 200-1024 tokens), t5-small (512-token article,
+                        batch of 200-512: T5's window), pegasus-cnn_dailymail (780, 200-1024)
   transformers DIR THREADS RUNS BATCH_SIZE
   ctranslate2 DIR THREADS RUNS BATCH_SIZE COMPUTE_TYPE
   targets RESULTS.jsonl DIR   the fp32 reference's outputs as teacher-forcing targets (JSON)
@@ -53,44 +56,106 @@ DISTILBART_12_6 = dict(
 )
 
 
+# google-t5/t5-small's config.json (T5 v1.0: relu, tied embeddings), minus task_specific_params.
+T5_SMALL = dict(
+    vocab_size=32128, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_decoder_layers=6, num_heads=8,
+    relative_attention_num_buckets=32, relative_attention_max_distance=128, feed_forward_proj="relu",
+    tie_word_embeddings=True, n_positions=512, layer_norm_epsilon=1e-6, dropout_rate=0.1,
+    pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, initializer_factor=1.0,
+)
+
+# google/pegasus-cnn_dailymail's config.json, minus its generation defaults.
+PEGASUS_CNN_DAILYMAIL = dict(
+    vocab_size=96103, d_model=1024, encoder_layers=16, decoder_layers=16,
+    encoder_attention_heads=16, decoder_attention_heads=16, encoder_ffn_dim=4096, decoder_ffn_dim=4096,
+    max_position_embeddings=1024, activation_function="relu", scale_embedding=True, normalize_before=True,
+    pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, forced_eos_token_id=1,
+    dropout=0.1, attention_dropout=0.1, activation_dropout=0.1, init_std=0.02,
+)
+
+# shape -> (model type, config, article tokens, batch input lengths)
+SHAPES = {
+    "distilbart-cnn-12-6": ("bart", DISTILBART_12_6, ARTICLE_TOKENS, BATCH_LENGTHS),
+    "t5-small": ("t5", T5_SMALL, 512, (200, 512)),
+    "pegasus-cnn_dailymail": ("pegasus", PEGASUS_CNN_DAILYMAIL, ARTICLE_TOKENS, BATCH_LENGTHS),
+}
+
+
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def make_model(out_dir: Path):
+def make_model(out_dir: Path, shape: str = "distilbart-cnn-12-6"):
     import torch
-    from transformers import BartConfig, BartForConditionalGeneration, BartTokenizerFast
-    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
 
+    if shape not in SHAPES:
+        sys.exit(f"unknown shape {shape}; shapes: {', '.join(SHAPES)}")
+    model_type, config, article_tokens, batch_lengths = SHAPES[shape]
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    model = BartForConditionalGeneration(BartConfig(**DISTILBART_12_6)).eval()
-    model.save_pretrained(out_dir, safe_serialization=True)
+    if model_type == "bart":
+        from transformers import BartConfig, BartForConditionalGeneration
 
-    # A byte-level BPE vocabulary of exactly the model's size: BART's four specials, the 256 byte
-    # symbols, filler tokens and <mask>. No merges: text tokenizes to bytes (the benchmark feeds
-    # ids), and CTranslate2's converter finds the vocabulary size it expects.
-    specials = ["<s>", "<pad>", "</s>", "<unk>"]
-    byte_symbols = list(bytes_to_unicode().values())
-    fillers = [f"tok{i}" for i in range(VOCAB - len(specials) - len(byte_symbols) - 1)]
-    tokens = specials + byte_symbols + fillers + ["<mask>"]
-    assert len(tokens) == VOCAB == len(set(tokens))
-    (out_dir / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
-    (out_dir / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = BartTokenizerFast(vocab_file=str(out_dir / "vocab.json"), merges_file=str(out_dir / "merges.txt"))
-    tokenizer.save_pretrained(out_dir)
-    assert len(tokenizer) == VOCAB, len(tokenizer)
+        model = BartForConditionalGeneration(BartConfig(**config)).eval()
+        write_bart_tokenizer(out_dir, config["vocab_size"])
+        first, last, low = [0], [2], 4
+    else:
+        from transformers import PegasusConfig, PegasusForConditionalGeneration, T5Config, T5ForConditionalGeneration
+
+        if model_type == "t5":
+            model = T5ForConditionalGeneration(T5Config(**config)).eval()
+        else:
+            model = PegasusForConditionalGeneration(PegasusConfig(**config)).eval()
+        write_word_tokenizer(out_dir, config["vocab_size"])
+        first, last, low = [], [1], 4
+    model.save_pretrained(out_dir, safe_serialization=True)
+    vocab = config["vocab_size"]
 
     rng = random.Random(0)
     def article(length):
-        return [0] + [rng.randrange(4, VOCAB - 1) for _ in range(length - 2)] + [2]
+        return first + [rng.randrange(low, vocab - 1) for _ in range(length - len(first) - len(last))] + last
     inputs = {
-        "article": article(ARTICLE_TOKENS),
-        "batch": [article(rng.randint(*BATCH_LENGTHS)) for _ in range(BATCH_INPUTS)],
+        "shape": shape,
+        "article": article(article_tokens),
+        "batch": [article(rng.randint(*batch_lengths)) for _ in range(BATCH_INPUTS)],
         "new_tokens": NEW_TOKENS, "beams": BEAMS,
         "no_repeat_ngram": NO_REPEAT_NGRAM, "length_penalty": LENGTH_PENALTY,
     }
     (out_dir / "inputs.json").write_text(json.dumps(inputs))
+
+
+def write_bart_tokenizer(out_dir: Path, vocab_size: int):
+    """A byte-level BPE vocabulary of exactly the model's size: BART's four specials, the 256 byte
+    symbols, filler tokens and <mask>. No merges: text tokenizes to bytes (the benchmark feeds
+    ids), and CTranslate2's converter finds the vocabulary size it expects."""
+    from transformers import BartTokenizerFast
+    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]
+    byte_symbols = list(bytes_to_unicode().values())
+    fillers = [f"tok{i}" for i in range(vocab_size - len(specials) - len(byte_symbols) - 1)]
+    tokens = specials + byte_symbols + fillers + ["<mask>"]
+    assert len(tokens) == vocab_size == len(set(tokens))
+    (out_dir / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
+    (out_dir / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = BartTokenizerFast(vocab_file=str(out_dir / "vocab.json"), merges_file=str(out_dir / "merges.txt"))
+    tokenizer.save_pretrained(out_dir)
+    assert len(tokenizer) == vocab_size, len(tokenizer)
+
+
+def write_word_tokenizer(out_dir: Path, vocab_size: int):
+    """A word-level tokenizer.json of the model's vocabulary size with T5's and PEGASUS's special
+    ids (<pad> 0, </s> 1, <unk> 2); the benchmark feeds ids, so the words are placeholders."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import WhitespaceSplit
+
+    tokens = ["<pad>", "</s>", "<unk>"] + [f"tok{i}" for i in range(vocab_size - 3)]
+    tokenizer = Tokenizer(WordLevel({t: i for i, t in enumerate(tokens)}, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = WhitespaceSplit()
+    tokenizer.add_special_tokens(["<pad>", "</s>", "<unk>"])
+    tokenizer.save(str(out_dir / "tokenizer.json"))
+    (out_dir / "special_tokens_map.json").write_text(json.dumps({"eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>"}))
 
 
 def batch_of(inputs):
@@ -145,18 +210,19 @@ def score_all(targets, score, batch_size):
 
 def run_transformers(model_dir: Path, threads: int, runs: int, batch_size: int):
     import torch
-    from transformers import BartForConditionalGeneration
+    from transformers import AutoModelForSeq2SeqLM
 
     torch.set_num_threads(threads)
     started = time.perf_counter()
-    model = BartForConditionalGeneration.from_pretrained(model_dir).eval()
+    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir).eval()
+    pad = model.config.pad_token_id
     load_seconds = time.perf_counter() - started
     inputs = json.loads((model_dir / "inputs.json").read_text())
     length = inputs["new_tokens"] + 1  # max_length counts the decoder start token
 
     def generate(rows, beams):
         width = max(map(len, rows))
-        ids = torch.tensor([r + [1] * (width - len(r)) for r in rows])
+        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
         mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
         with torch.inference_mode():
             out = model.generate(
@@ -336,7 +402,7 @@ def report(results_path: Path, batch_inputs: int):
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "make-model":
-        make_model(Path(args[0]))
+        make_model(Path(args[0]), *args[1:2])
     elif command == "transformers":
         run_transformers(Path(args[0]), int(args[1]), int(args[2]), int(args[3]))
     elif command == "ctranslate2":

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # precis (fp32, bf16, int8) vs Hugging Face transformers 4.44.2 (PyTorch 2.4.0) vs CTranslate2
-# 4.5.0 (fp32 and int8), side by side on one model: random weights with the shape of
-# sshleifer/distilbart-cnn-12-6, built here by transformers (no network needed once the venv has
-# its packages), a fixed 780-token article, 80 generated tokens forced (min = max), no-repeat
-# 3-grams, length penalty 2.0, 4 beams and greedy; then a batch of 32 inputs of 200-1024 tokens.
-# THREADS threads per side (default 2), a warm-up, RUNS timed runs (default 3), medians; load
-# time and peak RSS per side. Then, untimed, every side scores transformers' outputs teacher-
-# forced, and the report compares their log-probabilities with transformers' (fp32). Not a test.
+# 4.5.0 (fp32 and int8), side by side on one model: random weights with the shape of SHAPE
+# (default sshleifer/distilbart-cnn-12-6; also t5-small and pegasus-cnn_dailymail), built here by
+# transformers (no network needed once the venv has its packages), a fixed 780-token article, 80
+# generated tokens forced (min = max), no-repeat 3-grams, length penalty 2.0, 4 beams and greedy;
+# then a batch of 32 inputs of 200-1024 tokens. THREADS threads per side (default 2), a warm-up,
+# RUNS timed runs (default 3), medians; load time and peak RSS per side. Then, untimed, every side
+# scores transformers' outputs teacher-forced, and the report compares their log-probabilities
+# with transformers' (fp32). Not a test.
 #   bench/compare.sh                 everything
+#   SHAPE=t5-small bench/compare.sh  another model shape (t5-small: a 512-token article, T5's window;
+#                                    transformers and precis fp32 only unless SIDES says so: precis
+#                                    runs T5 and PEGASUS at fp32 whatever --precision asks)
 #   SIDES="transformers precis-int8 ctranslate2-int8" bench/compare.sh   (transformers first: it
 #                                    writes the targets the others score; without it, no accuracy)
 #   BATCH_INPUTS=N (only the first N inputs of the batch), BATCH_SIZE=8 (inputs per call on every side, sorted by length), BENCH_DIR=… (scratch, kept
@@ -17,7 +21,13 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 threads=${THREADS:-2}
 runs=${RUNS:-3}
 batch_size=${BATCH_SIZE:-8}
-sides=${SIDES:-"transformers precis precis-bf16 precis-int8 ctranslate2-float32 ctranslate2-int8"}
+shape=${SHAPE:-distilbart-cnn-12-6}
+if [ "$shape" = distilbart-cnn-12-6 ]; then
+  default_sides="transformers precis precis-bf16 precis-int8 ctranslate2-float32 ctranslate2-int8"
+else
+  default_sides="transformers precis"
+fi
+sides=${SIDES:-$default_sides}
 work=${BENCH_DIR:-$root/target/bench-compare}
 python=$root/.venv/bin/python
 
@@ -29,9 +39,10 @@ cd "$root"
 cargo build --release --locked --quiet --example bench_generate
 
 model=$work/model
+[ "$shape" = distilbart-cnn-12-6 ] || model=$work/$shape
 if [ ! -f "$model/inputs.json" ]; then
-  echo "== building the random-weight distilbart-cnn-12-6-shaped model in $model" >&2
-  "$python" bench/compare.py make-model "$model"
+  echo "== building the random-weight $shape-shaped model in $model" >&2
+  "$python" bench/compare.py make-model "$model" "$shape"
 fi
 if [[ $sides == *ctranslate2* ]] && [ ! -f "$model/ct2/model.bin" ]; then
   echo "== converting it for CTranslate2" >&2

@@ -60,8 +60,8 @@ fn main() -> Result<()> {
     let greedy = settings(1);
 
     let started = Instant::now();
-    let resolved = precis::hub::resolve_directory(std::path::Path::new(model_dir))?;
-    let model = Seq2SeqModel::load_at(&resolved.files, resolved.architecture, "", None, tch::Device::Cpu, precision)?;
+    let files = precis::hub::ModelFiles::in_directory(std::path::Path::new(model_dir))?;
+    let model = Seq2SeqModel::load_at(&files, Some(""), None, tch::Device::Cpu, precision)?;
     if model.precision() != precision {
         return Err(anyhow!("the model runs at {} here, not {}", model.precision().name(), precision.name()));
     }

@@ -12,9 +12,19 @@ What it writes (paths relative to the project root):
                                            the Hub's SFconvertbot writes it since safetensors PR #384
                                            (tied embedding kept only as model.decoder.embed_tokens.weight)
   tests/fixtures/models/bart-tiny-fp16/    same model saved in float16
+  tests/fixtures/models/bart-tiny-bin/     bart-tiny's weights as a PyTorch pickle only (pytorch_model.bin)
+  tests/fixtures/models/bart-tiny-sharded/ bart-tiny's weights as sharded safetensors (+ model.safetensors.index.json)
+  tests/fixtures/models/bart-tiny-bf16/    bart-tiny's weights saved in bfloat16
   tests/fixtures/models/t5-tiny/           T5 v1.0 (tied, relu), SentencePiece unigram tokenizer
+  tests/fixtures/models/t5-v1_1-tiny/      T5 v1.1 / FLAN-T5 style (gated-gelu, untied LM head), weights as
+                                           sharded PyTorch pickles (+ pytorch_model.bin.index.json)
   tests/fixtures/models/pegasus-tiny/      Pegasus, SentencePiece unigram tokenizer (offset 103)
+  tests/fixtures/pickles/                  small torch.save checkpoints (zip and legacy format, a foreign
+                                           global) for the Rust pickle reader, with the expected values
   tests/fixtures/reference_outputs.json    tokenizer ids and generate() ids for fixed inputs
+
+The layout variants of a model (…-bin, …-sharded, …-bf16, t5-v1_1-tiny) link their tokenizer files
+to the base model's directory (relative symlinks) instead of copying them.
 
 The tokenizers are trained on the project's founding article only
 (../shared/seeds/000_edc74ea974603a46.txt beside the project root, or --seed-text PATH).
@@ -52,6 +62,7 @@ SEED_NAME = "000_edc74ea974603a46.txt"
 DEFAULT_SEED = SCRIPT_DIR / ".." / ".." / "shared" / "seeds" / SEED_NAME
 
 SEED = 20241128  # one fixed seed; each model derives its own from it
+T5_V11_SEED_OFFSET = 0  # picked like the others (see WEIGHT_SEED)
 MAX_POSITIONS = 256  # the models' (and tokenizers') window
 
 # Random weights at the usual init scale (std 0.02) give a decoder that ignores the encoder
@@ -62,18 +73,22 @@ MAX_POSITIONS = 256  # the models' (and tokenizers') window
 BART_INIT_STD = 0.2
 T5_INIT_FACTOR = 4.0
 PEGASUS_INIT_STD = 0.2
-EOS_ROW_SCALE = {"bart": 5.0, "t5": 3.0, "pegasus": 5.0}
+EOS_ROW_SCALE = {"bart": 5.0, "t5": 3.0, "pegasus": 5.0, "t5-v1_1": 3.0}
 # Weight seeds, picked by trying a handful so that every greedy step of the single-input cases wins
 # by a processed-logit margin of at least 0.01 (0.02 in practice: float noise in another engine
 # cannot flip it; see min_top2_logit_margin in the JSON) and so that some outputs stop on EOS
 # while others run to max_length. The script warns if a margin drops below 0.001.
-WEIGHT_SEED = {"bart": SEED + 191, "t5": SEED + 2, "pegasus": SEED + 23}
+WEIGHT_SEED = {"bart": SEED + 191, "t5": SEED + 2, "pegasus": SEED + 23, "t5-v1_1": SEED + T5_V11_SEED_OFFSET}
 
 BART_VOCAB_TARGET = 800
 T5_SPM_PIECES = 340  # the seed article supports at most 347 unigram pieces
 PEGASUS_SPM_PIECES = 320  # differs from T5 on purpose: a mixed-up tokenizer shows
 
 T5_PREFIX = "summarize: "
+
+# Shard sizes that split the tiny weights into a few files, as large checkpoints are on the Hub.
+BART_SHARD_SIZE = "200KB"
+T5_V11_SHARD_SIZE = "150KB"
 
 # Extra strings whose ids are recorded (tokenizer parity only, no generation):
 # unicode outside the training text, digits, odd whitespace, special-token text.
@@ -309,6 +324,48 @@ def t5_config(vocab_size: int):
     )
 
 
+def t5_v11_config(vocab_size: int):
+    """T5 v1.1 / FLAN-T5: gated-GELU feed-forward, LM head not tied to the embeddings, and the
+    task_specific_params FLAN-T5 and t5-small carry (all four tasks, so that rust-bert parses it)."""
+    from transformers import T5Config
+
+    tasks = {
+        "summarization": {
+            "early_stopping": True,
+            "length_penalty": 2.0,
+            "max_length": 200,
+            "min_length": 30,
+            "no_repeat_ngram_size": 3,
+            "num_beams": 4,
+            "prefix": T5_PREFIX,
+        },
+        "translation_en_to_de": {"early_stopping": True, "max_length": 300, "num_beams": 4, "prefix": "translate English to German: "},
+        "translation_en_to_fr": {"early_stopping": True, "max_length": 300, "num_beams": 4, "prefix": "translate English to French: "},
+        "translation_en_to_ro": {"early_stopping": True, "max_length": 300, "num_beams": 4, "prefix": "translate English to Romanian: "},
+    }
+    return T5Config(
+        vocab_size=vocab_size,
+        d_model=32,
+        d_kv=8,
+        d_ff=48,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        relative_attention_max_distance=128,
+        feed_forward_proj="gated-gelu",
+        initializer_factor=T5_INIT_FACTOR,
+        tie_word_embeddings=False,
+        n_positions=MAX_POSITIONS,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+        architectures=["T5ForConditionalGeneration"],
+        output_past=True,
+        task_specific_params=tasks,
+    )
+
+
 def pegasus_config(vocab_size: int):
     from transformers import PegasusConfig
 
@@ -342,10 +399,21 @@ def new_model(cls, config, seed: int, eos_row_scale: float):
     model = cls(config)
     model.eval()
     emb = model.get_input_embeddings().weight
-    assert model.get_output_embeddings().weight.data_ptr() == emb.data_ptr(), "embeddings must be tied"
+    out = model.get_output_embeddings().weight
+    tied = getattr(config, "tie_word_embeddings", True)
+    assert (out.data_ptr() == emb.data_ptr()) == tied, "embeddings must be tied exactly when the config says so"
     with torch.no_grad():
         emb[config.eos_token_id] *= eos_row_scale
+        if not tied:
+            out[config.eos_token_id] *= eos_row_scale
     return model
+
+
+def link_tokenizer_files(base_dir: Path, out_dir: Path):
+    """Relative symlinks to the base model's tokenizer files: the variants share its tokenizer."""
+    for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "spiece.model"]:
+        if (base_dir / name).exists():
+            (out_dir / name).symlink_to(Path("..") / base_dir.name / name)
 
 
 def rewrite_config_without(model_dir: Path, keys):
@@ -451,16 +519,44 @@ def read_safetensors_header(path: Path):
         return json.loads(f.read(n))
 
 
+WEIGHTS_FILES = [
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+]
+
+
+def weights_file(model_dir: Path) -> str:
+    """The weights file of a fixture directory (the first form present, as precis picks it)."""
+    for name in WEIGHTS_FILES:
+        if (model_dir / name).exists():
+            return name
+    raise FileNotFoundError(f"no weights in {model_dir}")
+
+
 def file_state_dict(model_dir: Path):
-    """Tensors of model.safetensors with the __metadata__ aliases (SFconvertbot) filled in."""
+    """Tensors of the directory's weights (any form) with the __metadata__ aliases (SFconvertbot) filled in."""
+    import torch
     from safetensors.torch import load_file
 
-    path = model_dir / "model.safetensors"
-    sd = load_file(str(path))
-    meta = read_safetensors_header(path).get("__metadata__", {})
-    for alias, target in meta.items():
-        if alias != "format" and target in sd and alias not in sd:
-            sd[alias] = sd[target]
+    name = weights_file(model_dir)
+    if name.endswith(".index.json"):
+        shards = sorted(set(json.loads((model_dir / name).read_text())["weight_map"].values()))
+        paths = [model_dir / shard for shard in shards]
+    else:
+        paths = [model_dir / name]
+    sd = {}
+    for path in paths:
+        if path.suffix == ".safetensors":
+            part = load_file(str(path))
+            meta = read_safetensors_header(path).get("__metadata__", {})
+            for alias, target in meta.items():
+                if alias != "format" and target in part and alias not in part:
+                    part[alias] = part[target]
+        else:
+            part = torch.load(str(path), map_location="cpu", weights_only=True)
+        sd.update(part)
     return sd
 
 
@@ -761,6 +857,74 @@ def reference_for_model(entry, model_dir: Path, paragraphs, first_sentence):
 
 
 # --------------------------------------------------------------------------------------
+# pickles for the Rust reader
+# --------------------------------------------------------------------------------------
+
+
+class ForeignGlobal:
+    """Pickles as a call of os.system: what a hostile checkpoint looks like. Never unpickled here."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo precis must never run this",))
+
+
+def pickle_state_dict():
+    """A small state dict with what real checkpoints hold: fp32, fp16, bf16 and int64 tensors, a
+    transposed (non-contiguous) view, a slice at an offset into a shared storage, two names for one
+    tensor, and the `_metadata` attribute of module state dicts."""
+    import torch
+    from collections import OrderedDict
+
+    base = torch.arange(12, dtype=torch.float32).reshape(3, 4) / 4 - 1
+    sd = OrderedDict()
+    sd["float"] = base
+    sd["float_again"] = base  # one tensor under two names (tied weights)
+    sd["transposed"] = base.t()
+    sd["slice"] = base.flatten()[5:9]
+    sd["half"] = torch.tensor([0.5, -1.25, 3.0e-3, 65504.0], dtype=torch.float16)
+    sd["bfloat"] = torch.tensor([[1.5, -2.0], [1.0e30, -3.0e-20]], dtype=torch.bfloat16)
+    sd["long"] = torch.tensor([0, 1, -5, 2**40], dtype=torch.int64)
+    sd["scalar"] = torch.tensor(2.5)
+    sd._metadata = OrderedDict({"": {"version": 1}})
+    return sd
+
+
+def write_pickle_fixtures(out: Path):
+    import torch
+
+    sd = pickle_state_dict()
+    # The legacy format names storages by memory address, so its bytes change from run to run; an
+    # existing file that holds the same tensors is kept, which keeps the fixtures reproducible.
+    legacy = out / "state_dict_legacy.bin"
+    previous_legacy = legacy.read_bytes() if legacy.is_file() else None
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    torch.save(sd, str(out / "state_dict.bin"))
+    torch.save(sd, str(legacy), _use_new_zipfile_serialization=False)
+    if previous_legacy is not None:
+        old = torch.load(io.BytesIO(previous_legacy), weights_only=True)
+        if old.keys() == sd.keys() and all(torch.equal(old[k], sd[k]) and old[k].stride() == sd[k].stride() for k in sd):
+            legacy.write_bytes(previous_legacy)
+    torch.save({"weight": torch.ones(2), "payload": ForeignGlobal()}, str(out / "foreign_global.bin"))
+    expected = {
+        name: {
+            "dtype": str(t.dtype).replace("torch.", ""),
+            "shape": list(t.shape),
+            "values": t.float().flatten().tolist() if t.is_floating_point() else t.flatten().tolist(),
+        }
+        for name, t in sd.items()
+    }
+    (out / "expected.json").write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
+    for name in ("state_dict.bin", "state_dict_legacy.bin"):
+        loaded = torch.load(str(out / name), weights_only=True)
+        assert all(torch.equal(loaded[k], sd[k]) for k in sd), name
+    print(f"pickles: {sorted(p.name for p in out.iterdir())}")
+
+
+# --------------------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------------------
 
@@ -804,7 +968,17 @@ def main():
     out_dir = args.out_dir.resolve()
     models_dir = out_dir / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
-    names = ["bart-tiny", "bart-tiny-hubfmt", "bart-tiny-fp16", "t5-tiny", "pegasus-tiny"]
+    names = [
+        "bart-tiny",
+        "bart-tiny-hubfmt",
+        "bart-tiny-fp16",
+        "bart-tiny-bf16",
+        "bart-tiny-bin",
+        "bart-tiny-sharded",
+        "t5-tiny",
+        "t5-v1_1-tiny",
+        "pegasus-tiny",
+    ]
     for n in names:
         if (models_dir / n).exists():
             shutil.rmtree(models_dir / n)
@@ -841,6 +1015,24 @@ def main():
     bart_half.save_pretrained(str(fp16_dir), safe_serialization=True)
     del bart_half
 
+    # same weights, bfloat16
+    bf16_dir = models_dir / "bart-tiny-bf16"
+    link_tokenizer_files(bart_dir, bf16_dir)
+    bart_bf16 = copy.deepcopy(bart).to(torch.bfloat16)
+    bart_bf16.save_pretrained(str(bf16_dir), safe_serialization=True)
+    del bart_bf16
+
+    # same weights, only as a PyTorch pickle (the layout of many Hub repositories)
+    bin_dir = models_dir / "bart-tiny-bin"
+    link_tokenizer_files(bart_dir, bin_dir)
+    bart.save_pretrained(str(bin_dir), safe_serialization=False)
+
+    # same weights, sharded safetensors
+    sharded_dir = models_dir / "bart-tiny-sharded"
+    link_tokenizer_files(bart_dir, sharded_dir)
+    bart.save_pretrained(str(sharded_dir), safe_serialization=True, max_shard_size=BART_SHARD_SIZE)
+    assert len(json.loads((sharded_dir / "model.safetensors.index.json").read_text())["weight_map"]) > 0
+
     # ---- T5 ------------------------------------------------------------------------
     t5_dir = models_dir / "t5-tiny"
     t5_tok = build_t5_tokenizer(paragraphs, t5_dir)
@@ -850,6 +1042,15 @@ def main():
     rewrite_config_without(t5_dir, ["task_specific_params"])
     print(f"t5-tiny: vocab {len(t5_tok)}")
 
+    # ---- T5 v1.1 (FLAN-T5 style), sharded PyTorch pickles ---------------------------------
+    t5v11_dir = models_dir / "t5-v1_1-tiny"
+    link_tokenizer_files(t5_dir, t5v11_dir)
+    t5v11 = new_model(T5ForConditionalGeneration, t5_v11_config(len(t5_tok)), WEIGHT_SEED["t5-v1_1"], EOS_ROW_SCALE["t5-v1_1"])
+    t5v11.save_pretrained(str(t5v11_dir), safe_serialization=False, max_shard_size=T5_V11_SHARD_SIZE)
+    shards = set(json.loads((t5v11_dir / "pytorch_model.bin.index.json").read_text())["weight_map"].values())
+    assert len(shards) > 1, shards
+    print(f"t5-v1_1-tiny: vocab {len(t5_tok)}, {len(shards)} shards")
+
     # ---- Pegasus -------------------------------------------------------------------
     peg_dir = models_dir / "pegasus-tiny"
     peg_tok = build_pegasus_tokenizer(paragraphs, peg_dir)
@@ -857,9 +1058,11 @@ def main():
     peg.save_pretrained(str(peg_dir), safe_serialization=True)
     print(f"pegasus-tiny: vocab {len(peg_tok)}")
 
-    for d in (bart_dir, hub_dir, fp16_dir, t5_dir, peg_dir):
+    for d in (bart_dir, hub_dir, fp16_dir, bf16_dir, bin_dir, sharded_dir, t5_dir, peg_dir):
         cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
         assert "task_specific_params" not in cfg, d
+
+    write_pickle_fixtures(out_dir / "pickles")
 
     # ---- reference outputs -----------------------------------------------------------
     entries = [
@@ -901,6 +1104,35 @@ def main():
             ),
         },
         {
+            "dir": "bart-tiny-bf16",
+            "architecture": "BartForConditionalGeneration",
+            "model_type": "bart",
+            "weights_file_dtype": "bfloat16",
+            "reference_dtype": "float32",
+            "note": (
+                "bart-tiny's weights rounded to bfloat16 and saved in bfloat16. The reference ran on these "
+                "weights cast back to float32 (what a CPU engine does)."
+            ),
+        },
+        {
+            "dir": "bart-tiny-bin",
+            "architecture": "BartForConditionalGeneration",
+            "model_type": "bart",
+            "weights_file_dtype": "float32",
+            "reference_dtype": "float32",
+            "note": "bart-tiny's weights as save_pretrained(safe_serialization=False) writes them: pytorch_model.bin only "
+            "(a zip with a pickle; the tied embedding's four names share one storage). Its ids equal bart-tiny's.",
+        },
+        {
+            "dir": "bart-tiny-sharded",
+            "architecture": "BartForConditionalGeneration",
+            "model_type": "bart",
+            "weights_file_dtype": "float32",
+            "reference_dtype": "float32",
+            "note": f"bart-tiny's weights as sharded safetensors (max_shard_size={BART_SHARD_SIZE}) with "
+            "model.safetensors.index.json. Its ids equal bart-tiny's.",
+        },
+        {
             "dir": "t5-tiny",
             "architecture": "T5ForConditionalGeneration",
             "model_type": "t5",
@@ -909,6 +1141,19 @@ def main():
             "note": (
                 "T5 v1.0 style (tied embeddings, relu FFN). config.json has no task_specific_params. "
                 f"Inputs are prefixed with {T5_PREFIX!r} (see each case's prefix); the encoder ids include it."
+            ),
+        },
+        {
+            "dir": "t5-v1_1-tiny",
+            "architecture": "T5ForConditionalGeneration",
+            "model_type": "t5",
+            "weights_file_dtype": "float32",
+            "reference_dtype": "float32",
+            "note": (
+                "T5 v1.1 / FLAN-T5 style: gated-gelu feed-forward (gelu_new), LM head not tied to the embeddings "
+                "(no d_model**-0.5 scaling), task_specific_params with all four tasks (summarization prefix "
+                f"{T5_PREFIX!r}). Weights as sharded PyTorch pickles (max_shard_size={T5_V11_SHARD_SIZE}) with "
+                "pytorch_model.bin.index.json; tokenizer files link to t5-tiny's."
             ),
         },
         {
@@ -924,18 +1169,21 @@ def main():
         },
     ]
     for entry in entries:
+        entry["weights_file"] = weights_file(models_dir / entry["dir"])
         reference_for_model(entry, models_dir / entry["dir"], paragraphs, first_sentence)
         print(f"reference: {entry['dir']} done")
 
-    # hubfmt must reproduce bart-tiny exactly (same weights)
+    # the layouts of bart-tiny's own weights must reproduce bart-tiny exactly
     ref = {e["dir"]: e for e in entries}
-    for a, b in zip(ref["bart-tiny"]["cases"], ref["bart-tiny-hubfmt"]["cases"]):
-        assert a["outputs"] == b["outputs"], "hubfmt reference differs from bart-tiny"
+    for layout in ("bart-tiny-hubfmt", "bart-tiny-bin", "bart-tiny-sharded"):
+        for a, b in zip(ref["bart-tiny"]["cases"], ref[layout]["cases"]):
+            assert a["outputs"] == b["outputs"], f"{layout} reference differs from bart-tiny"
 
     try:
         seed_rel = str(seed_path.relative_to(PROJECT_ROOT.parent))
     except ValueError:
-        seed_rel = seed_path.name
+        # A worktree elsewhere: name the article as it sits in the shared folder.
+        seed_rel = "/".join(seed_path.parts[-3:]) if seed_path.parts[-3:-1] == ("shared", "seeds") else seed_path.name
     doc = {
         "generated_by": "scripts/make_fixtures.py",
         "versions": versions(),
@@ -992,7 +1240,7 @@ def main():
         for rel, size in dir_summary(models_dir / n):
             total += size
             print(f"{size:>10}  models/{n}/{rel}")
-    print(f"{total:>10}  total in models/")
+    print(f"{total:>10}  total in models/ (symlinks counted at their target's size)")
 
 
 if __name__ == "__main__":

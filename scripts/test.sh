@@ -4,5 +4,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/setup.sh"
+# tests/serve.rs drives the web page in headless Chromium (Debian's package): install it where missing.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium for the page test (tests/serve.rs)" >&2
+  if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq chromium >/dev/null \
+    || { "${apt_get[@]}" update -qq && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq chromium >/dev/null; }
+fi
 cd "$root"
 cargo test --locked "$@"

@@ -18,6 +18,7 @@ use crate::render::{CompareFormat, Format};
 ///   curl -s https://example.com/story.html | precis summarize - --format json
 ///   precis summarize story.txt --length short --bullets 3 --engine extractive
 ///   precis compare story.txt --words 25,60,120
+///   precis extract story.html --format json
 ///   precis models pull distilbart-cnn-12-6
 ///   precis eval --predictions preds.jsonl
 #[derive(Debug, Parser)]
@@ -40,6 +41,14 @@ pub enum Command {
     Batch(BatchArgs),
     // The help text is CompareArgs' doc comment (a doc comment here would replace its examples).
     Compare(CompareArgs),
+    // The help text is ExtractArgs' doc comment (a doc comment here would replace its examples).
+    Extract(ExtractArgs),
+    // The help text is CheckArgs' doc comment.
+    Check(CheckArgs),
+    // The help text is ServeArgs' doc comment (a doc comment here would replace its examples).
+    Serve(ServeArgs),
+    // The help text is MergeArgs' doc comment.
+    Merge(MergeArgs),
 }
 
 /// Options shared by every command that summarizes: the engine and its model, long inputs,
@@ -52,9 +61,10 @@ pub struct ModelArgs {
     #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
     pub engine: EngineChoice,
 
-    /// Model for the abstract (and the bullets): a preset name (see `precis models list`) or a
-    /// local model directory (config.json, model.safetensors or rust_model.ot, tokenizer).
-    #[arg(long, value_name = "NAME|DIR", default_value = DEFAULT_MODEL)]
+    /// Model for the abstract (and the bullets): a preset name (see `precis models list`), any
+    /// BART, PEGASUS or T5 repository on the Hub as OWNER/NAME[@REVISION], or a local model
+    /// directory (config.json, weights, tokenizer).
+    #[arg(long, value_name = "NAME|OWNER/NAME[@REV]|DIR", default_value = DEFAULT_MODEL)]
     pub model: String,
 
     /// Inputs longer than the model window: chunk (summarize all of it, in window-sized chunks at
@@ -69,7 +79,7 @@ pub struct ModelArgs {
 
     /// How the model's weights are stored and multiplied (CPU): fp32 (the reference), bf16 (half
     /// the memory, faster) or int8 (a quarter of the memory, fastest; see the README's speed and
-    /// accuracy tables). Models precis runs on rust-bert (PEGASUS, T5) stay in fp32, with a notice.
+    /// accuracy tables). Only BART runs at bf16 and int8; PEGASUS and T5 stay in fp32, with a notice.
     #[arg(long, value_enum, default_value_t = DEFAULT_PRECISION)]
     pub precision: Precision,
 
@@ -81,6 +91,13 @@ pub struct ModelArgs {
     /// No progress bars or notices on stderr (errors and warnings are still printed).
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Check every output a model wrote against the article: flag (report unsupported names,
+    /// numbers, quotations and words in the output; text marks them), drop (also remove each
+    /// abstract sentence or bullet with a number or name the article does not contain, and say
+    /// so), or off.
+    #[arg(long, value_enum, default_value_t = crate::faithfulness::guard::DEFAULT_GUARD)]
+    pub guard: crate::faithfulness::guard::GuardMode,
 }
 
 /// The shared options plus those of commands that write a headline, one abstract and bullets.
@@ -89,8 +106,9 @@ pub struct EngineArgs {
     #[command(flatten)]
     pub core: ModelArgs,
 
-    /// Model for the headline: a preset name or a local model directory.
-    #[arg(long, value_name = "NAME|DIR", default_value = DEFAULT_HEADLINE_MODEL)]
+    /// Model for the headline: a preset name, a Hub repository (OWNER/NAME[@REVISION]) or a
+    /// local model directory.
+    #[arg(long, value_name = "NAME|OWNER/NAME[@REV]|DIR", default_value = DEFAULT_HEADLINE_MODEL)]
     pub headline_model: String,
 
     /// Abstract length: short ≈ 40 words, medium ≈ 80 words, long ≈ 160 words.
@@ -128,6 +146,7 @@ pub struct SummarizeArgs {
 ///   precis batch news.rss --out digest.jsonl --engine extractive
 ///   precis batch corpus/ --out corpus.jsonl --resume --jobs 2
 ///   precis batch items.jsonl --shard 3/8 --out part-3.jsonl
+///   precis batch items.jsonl --shard auto --out part-$SLURM_ARRAY_TASK_ID.jsonl
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct BatchArgs {
@@ -151,8 +170,11 @@ pub struct BatchArgs {
 
     /// Take only shard I of N (1 ≤ I ≤ N), assigned by a stable hash of each item's key: N
     /// processes with the same inputs and settings split the work exactly, with no coordination.
-    #[arg(long, value_name = "I/N", value_parser = crate::batch::plan::Shard::parse)]
-    pub shard: Option<crate::batch::plan::Shard>,
+    /// `auto` reads I and N from a Slurm job array, a Kubernetes Indexed Job (N from auto/N or
+    /// PRECIS_SHARD_COUNT) or an AWS Batch array job. The output starts with a plan line, which
+    /// `precis merge` checks the shards against.
+    #[arg(long, value_name = "I/N|auto[/N]", value_parser = crate::batch::scheduler::ShardSpec::parse)]
+    pub shard: Option<crate::batch::scheduler::ShardSpec>,
 
     /// Only items published on or after DATE (YYYY-MM-DD, UTC, or an RFC 3339 time). Items
     /// without a readable date are kept, and counted in the summary.
@@ -226,23 +248,209 @@ pub struct CompareArgs {
     pub engine: ModelArgs,
 }
 
+/// Show the text precis reads from each input, without summarizing it.
+///
+/// Each input is read exactly as `summarize` reads it: decoded (UTF-8, UTF-16, Windows-1252 with a
+/// warning), its format detected (plain text, Markdown or HTML), the main text of an HTML page
+/// extracted (navigation, share and comment widgets, related links, captions, bylines and
+/// footers left out), Markdown markup stripped, and the result normalized (one space between
+/// words, paragraphs separated by one blank line). Use it to check what a summary was made from,
+/// or to feed clean article text to other tools.
+///
+/// Output: text (the title, a blank line, the text; each input headed `==> ORIGIN <==` when
+/// there are several), json (one object, an array for several inputs) or jsonl (one line per
+/// input), with `origin`, `format`, `title` (null when the input has none), `text`, `words` and
+/// `warnings`. Warnings are also printed on stderr. An input that cannot be read (missing, binary,
+/// no readable text) is reported on stderr, the others still print, and the exit status is 1.
+///
+/// Examples:
+///   precis extract story.html
+///   precis extract pages/*.html --format jsonl > texts.jsonl
+///   curl -s https://example.com/story.html | precis extract - --format json
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ExtractArgs {
+    /// Files (plain text, Markdown or HTML), or - for standard input.
+    #[arg(value_name = "INPUT", default_value = "-")]
+    pub inputs: Vec<String>,
+
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = ExtractFormat::Text)]
+    pub format: ExtractFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExtractFormat {
+    /// The title, a blank line, then the text.
+    Text,
+    /// One JSON object per input (an array when there are several).
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// Check a summary against its article: which names, numbers, quotations and words the
+/// article does not support.
+///
+/// Each summary sentence is aligned with the article sentences that support it best. A number
+/// (digits or words, money, percentages, dates and times, ages, ordinals, units), a name, a
+/// quotation or a content word is flagged when the article does not contain it (not in the
+/// article) or has it only away from those sentences (out of place). Each sentence scores
+/// 1/(1 + penalty), its flagged spans' weights added up; the summary scores the mean of its
+/// sentences, from 0 to 1 (1: everything supported). No model is needed.
+///
+/// Relations between supported words (who did what to whom) and negations are not checked.
+///
+/// One pair: text output marks flagged spans ([brackets], or colour on a terminal) and gives
+/// each sentence's score and the reasons. A dataset (--data, JSON Lines with `article` and
+/// `summary` on each line): --format jsonl prints one object per line in input order, with a
+/// numeric `faithfulness` and the per-sentence detail; --format json (or text) the aggregate:
+/// mean score, share of records with any flagged span, and with --human-field the Pearson and
+/// Spearman correlation with that field, per value of --group-field. A bad line is named on
+/// stderr (and in jsonl as an object with `error`), the others are still checked, and the exit
+/// status is 1.
+///
+/// Examples:
+///   precis check --article story.txt --summary summary.txt
+///   precis summarize story.txt | precis check --article story.txt --summary -
+///   precis check --data pairs.jsonl --format jsonl
+///   precis check --data ../shared/eval/faithfulness-dev.jsonl --format json \
+///       --human-field factuality --group-field dataset
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct CheckArgs {
+    /// The article (plain text, Markdown or HTML file), or - for standard input.
+    #[arg(long, value_name = "FILE", requires = "summary", conflicts_with = "data")]
+    pub article: Option<String>,
+
+    /// The summary to check (a text file), or - for standard input.
+    #[arg(long, value_name = "FILE", requires = "article", conflicts_with = "data")]
+    pub summary: Option<String>,
+
+    /// JSON Lines file (or - for standard input): one record per line with the article and the
+    /// summary to check.
+    #[arg(long, value_name = "FILE.jsonl", required_unless_present_any = ["article", "summary"])]
+    pub data: Option<String>,
+
+    /// Name of the article field in --data records.
+    #[arg(long, value_name = "NAME", default_value = "article", conflicts_with_all = ["article", "summary"])]
+    pub article_field: String,
+
+    /// Name of the summary field in --data records.
+    #[arg(long, value_name = "NAME", default_value = "summary", conflicts_with_all = ["article", "summary"])]
+    pub summary_field: String,
+
+    /// A numeric field of --data records (a human judgement) to correlate the score with.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["article", "summary"])]
+    pub human_field: Option<String>,
+
+    /// A field of --data records to report the aggregate for each value of (e.g. the dataset).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["article", "summary"])]
+    pub group_field: Option<String>,
+
+    /// Output format: text (marked summary, or the aggregate table for --data), json (one
+    /// object: the check, or the aggregate), jsonl (one object per --data record).
+    #[arg(long, short, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    Jsonl,
+}
+
+/// Serve summaries over HTTP: a JSON API and a web page, with the models loaded once.
+///
+/// Endpoints: POST /v1/summarize and /v1/compare (JSON with `text`, `html` or `url`; the answers
+/// are the records `--format json` prints), POST /v1/check, GET /healthz, /readyz, /metrics
+/// (Prometheus), /openapi.json, and / (the page). Requests that arrive together go through the
+/// model in shared batches. Binds to loopback unless told otherwise; a non-loopback --host needs
+/// --api-key. SIGTERM or Ctrl-C stops taking connections and finishes the requests in flight.
+///
+/// Examples:
+///   precis serve
+///   precis serve --engine extractive --port 9000
+///   PRECIS_API_KEY=secret precis serve --host 0.0.0.0 --max-queue 128
+///   curl -s localhost:8080/v1/summarize -H 'content-type: application/json' -d '{"text": "…"}'
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ServeArgs {
+    /// Address to listen on: an IP address or localhost. Anything but loopback needs --api-key.
+    #[arg(long, default_value = crate::serve::DEFAULT_HOST, value_parser = crate::serve::parse_host)]
+    pub host: std::net::IpAddr,
+
+    /// Port to listen on (0: any free port, printed at start).
+    #[arg(long, default_value_t = crate::serve::DEFAULT_PORT)]
+    pub port: u16,
+
+    /// Require `Authorization: Bearer KEY` on /v1/* and /metrics. Prefer the environment
+    /// variable to the option (command lines are visible to other users).
+    #[arg(long, value_name = "KEY", env = crate::serve::API_KEY_ENV, hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// Let `url` requests fetch from loopback, private, link-local and metadata addresses
+    /// (refused by default, after DNS resolution and on every redirect).
+    #[arg(long)]
+    pub allow_private_urls: bool,
+
+    /// Let `url` requests fetch from this network (ADDRESS or ADDRESS/PREFIX) even if private;
+    /// may be given several times.
+    #[arg(long, value_name = "CIDR", value_parser = crate::serve::Network::parse)]
+    pub allow_url_network: Vec<crate::serve::Network>,
+
+    /// Largest request body in bytes; larger ones are answered 413.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::serve::DEFAULT_MAX_BODY_BYTES, value_parser = parse_positive_usize)]
+    pub max_body_bytes: usize,
+
+    /// Requests that may wait for the model at once; more are answered 429 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_MAX_QUEUE, value_parser = parse_positive_usize)]
+    pub max_queue: usize,
+
+    /// Documents the model takes from the queue at once (batched by similar length).
+    #[arg(long, value_name = "N", default_value_t = crate::serve::DEFAULT_MAX_BATCH, value_parser = parse_batch)]
+    pub max_batch: usize,
+
+    /// Milliseconds the model waits for a batch to fill once a request is waiting (models only).
+    #[arg(long, value_name = "MS", default_value_t = crate::serve::DEFAULT_BATCH_WAIT_MS, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub batch_wait: u64,
+
+    /// Seconds a request may take in all (download, queue, model); later ones are answered 504.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::serve::DEFAULT_REQUEST_TIMEOUT_SECS, value_parser = parse_timeout)]
+    pub request_timeout: f64,
+
+    /// Seconds a stopping server (SIGTERM, Ctrl-C) spends finishing the requests in flight.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::serve::DEFAULT_DRAIN_TIMEOUT_SECS, value_parser = parse_timeout)]
+    pub drain_timeout: f64,
+
+    /// Seconds to wait for a `url` request's site (connect, and between reads).
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::serve::DEFAULT_FETCH_TIMEOUT_SECS, value_parser = parse_timeout)]
+    pub fetch_timeout: f64,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
-    /// List the presets: name, repository, architecture, license, and whether it is cached.
+    /// List the presets (name, repository, architecture, license, whether cached) and the other
+    /// models in the cache, with the license their model card states.
     List {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
-    /// Download a preset's files into the Hugging Face cache (once, with network).
+    /// Download a model's files into the Hugging Face cache (once, with network): a preset, or any
+    /// Hub repository as OWNER/NAME[@REVISION] (a branch, tag, commit or refs/pr/N; default main).
     Pull {
-        /// Preset name(s).
+        /// Preset names or OWNER/NAME[@REVISION].
         #[arg(required = true)]
         names: Vec<String>,
     },
-    /// Print the local directory of a cached preset (its snapshot in the Hugging Face cache).
+    /// Print the local directory of a cached model (its snapshot in the Hugging Face cache).
     Path {
-        /// Preset name.
+        /// Preset name or OWNER/NAME[@REVISION].
         name: String,
     },
 }
@@ -319,4 +527,51 @@ fn parse_timeout(value: &str) -> Result<f64, String> {
         Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
         _ => Err(format!("'{value}' is not a timeout; give seconds between 0 and 3600, e.g. 20 or 0.5")),
     }
+}
+
+fn parse_positive_usize(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(number) if number > 0 => Ok(number),
+        _ => Err(format!("'{value}' is not a positive whole number")),
+    }
+}
+
+fn parse_batch(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(number) if (1..=64).contains(&number) => Ok(number),
+        _ => Err(format!("'{value}' is not a batch size; give a number from 1 to 64")),
+    }
+}
+
+/// Join the outputs of a sharded `precis batch` into one JSONL, checked complete.
+///
+/// Each shard output starts with the plan line `precis batch --shard` writes: the plan's id and
+/// the items its shard owns. merge checks that every shard of the plan is given once, that
+/// every planned item is there exactly once, and writes the records in input order, without the
+/// plan lines (the same records a one-machine run writes). When anything is missing or doubled
+/// it names the shards and items, writes nothing and exits with 1: rerun (or --resume) the
+/// shards it names, then merge again.
+///
+/// Examples:
+///   precis merge digest.jsonl part-*.jsonl
+///   precis merge - parts/*.jsonl | jq .headline
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct MergeArgs {
+    /// The merged JSONL, or - for standard output. An existing non-empty file is refused
+    /// unless --force is given; it is written whole (through a temporary file) or not at all.
+    #[arg(value_name = "OUT")]
+    pub out: std::path::PathBuf,
+
+    /// The shard outputs (`precis batch --shard … --out FILE`), in any order.
+    #[arg(value_name = "SHARD", required = true)]
+    pub shards: Vec<std::path::PathBuf>,
+
+    /// Replace an existing OUT.
+    #[arg(long)]
+    pub force: bool,
+
+    /// No summary line on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }

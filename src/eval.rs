@@ -20,6 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::faithfulness;
 use crate::rouge::{self, RougeScores, Score};
 
 /// Name of the reference field in datasets by default.
@@ -261,6 +262,10 @@ pub struct RecordScore {
     /// `output_words / article_words`, when the article is known and not empty.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compression_ratio: Option<f64>,
+    /// The prediction checked against the article (`faithfulness`, 0–1), when the article is
+    /// known and both texts have words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faithfulness: Option<f64>,
 }
 
 /// Scores one prediction against its reference; `article` (if known) gives compression.
@@ -282,6 +287,7 @@ pub fn score_record(
         output_sentences: count_sentences(prediction),
         article_words,
         compression_ratio,
+        faithfulness: article.and_then(|article| faithfulness::check(article, prediction).ok()).map(|check| check.score),
     }
 }
 
@@ -307,6 +313,11 @@ pub struct EvalReport {
     /// Mean of output words / article words over records whose article is known; null
     /// when no article is known.
     pub mean_compression_ratio: Option<f64>,
+    /// Mean faithfulness of the predictions to their articles (see `faithfulness`), over the
+    /// records whose article is known; null when none is.
+    pub mean_faithfulness: Option<f64>,
+    /// Records the mean faithfulness is over.
+    pub faithfulness_records: usize,
     /// Wall-clock time of the run, when the caller measured it.
     pub elapsed_seconds: Option<f64>,
     pub articles_per_second: Option<f64>,
@@ -344,6 +355,9 @@ pub fn aggregate(
     let mean_compression_ratio =
         (!ratios.is_empty()).then(|| ratios.iter().sum::<f64>() / ratios.len() as f64);
 
+    let faithfulness: Vec<f64> = records.iter().filter_map(|record| record.faithfulness).collect();
+    let mean_faithfulness = (!faithfulness.is_empty()).then(|| faithfulness.iter().sum::<f64>() / faithfulness.len() as f64);
+
     let elapsed_seconds = elapsed.map(|duration| duration.as_secs_f64());
     let articles_per_second = elapsed_seconds
         .filter(|&seconds| seconds > 0.0)
@@ -360,6 +374,8 @@ pub fn aggregate(
         mean_output_words: mean(&|record| record.output_words as f64),
         mean_output_sentences: mean(&|record| record.output_sentences as f64),
         mean_compression_ratio,
+        mean_faithfulness,
+        faithfulness_records: faithfulness.len(),
         elapsed_seconds,
         articles_per_second,
         per_record: include_per_record.then(|| records.to_vec()),
@@ -401,6 +417,13 @@ pub fn render_text(report: &EvalReport) -> String {
         let _ = writeln!(
             text,
             "mean compression        {ratio:.3} (output words / article words)"
+        );
+    }
+    if let Some(faithfulness) = report.mean_faithfulness {
+        let _ = writeln!(
+            text,
+            "mean faithfulness       {faithfulness:.3} (predictions checked against their articles, {} records)",
+            report.faithfulness_records
         );
     }
     if let (Some(rate), Some(seconds)) = (report.articles_per_second, report.elapsed_seconds) {

@@ -1,6 +1,6 @@
 //! The `precis` binary: parse arguments, run the command, map errors to messages and exit codes.
 //! Exit codes: 0 success, 1 the work failed (bad input, missing model, failed items),
-//! 2 invalid command line (from clap).
+//! 2 invalid command line (from clap, and `--shard auto` without a usable scheduler environment).
 
 use clap::Parser;
 
@@ -15,6 +15,10 @@ fn main() {
         Command::Eval(args) => commands::eval::run(args),
         Command::Batch(args) => commands::batch::run(args),
         Command::Compare(args) => commands::compare::run(args),
+        Command::Extract(args) => commands::extract::run(args),
+        Command::Check(args) => commands::check::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Merge(args) => commands::merge::run(args),
     };
     if let Err(error) = result {
         // The reader went away (`precis … | head`): nothing is wrong with the work, stop quietly.
@@ -22,6 +26,8 @@ fn main() {
             std::process::exit(0);
         }
         eprintln!("precis: error: {error:#}");
-        std::process::exit(1);
+        // `--shard auto` without a usable scheduler environment is a command-line error, like clap's.
+        let invalid_command_line = error.chain().any(|cause| cause.is::<precis::batch::scheduler::ShardEnvironmentError>());
+        std::process::exit(if invalid_command_line { 2 } else { 1 });
     }
 }

@@ -10,6 +10,9 @@ use tch::Device;
 use crate::engine::extractive::{self, ExtractiveOptions, ExtractiveSummary};
 use crate::engine::kernels::Precision;
 use crate::engine::seq2seq::{GenerationSettings, Seq2SeqModel};
+use crate::faithfulness::guard::{guard, Faithfulness, GuardMode, ModelOutputs};
+use crate::faithfulness::Source;
+use crate::generation::{Generation, SettingSources};
 use crate::hub::{self, cache::HubSettings, ResolvedModel};
 use crate::input::Document;
 use crate::length::{LengthPreset, HEADLINE_MAX_WORDS};
@@ -70,11 +73,15 @@ pub struct SummarizeOptions {
     /// How the models' weights are stored and multiplied (`--precision`).
     pub precision: Precision,
     pub hub: HubSettings,
+    /// `--guard`: check model outputs against the article (`faithfulness::guard`).
+    pub guard: GuardMode,
 }
 
 pub(crate) struct LoadedModel {
     pub(crate) resolved: ResolvedModel,
     pub(crate) model: Seq2SeqModel,
+    /// The decoding settings in use: a preset's, else the model's own configuration's.
+    pub(crate) generation: Generation,
 }
 
 /// Holds the loaded models (once per process) and summarizes documents with them.
@@ -142,6 +149,13 @@ impl Summarizer {
         Ok(summarizer)
     }
 
+    /// Sets the abstract length and the bullet count of the documents summarized next: a
+    /// server takes them per request, with its models loaded once.
+    pub fn set_output_shape(&mut self, length: LengthPreset, bullets: usize) {
+        self.options.length = length;
+        self.options.bullets = bullets;
+    }
+
     pub fn engine_used(&self) -> EngineKind {
         if self.abstract_model.is_some() {
             EngineKind::Abstractive
@@ -194,9 +208,9 @@ impl Summarizer {
     }
 
     fn summarize_abstractive(&self, documents: &[Document], abstract_model: &LoadedModel, headline_model: &LoadedModel) -> Vec<Result<SummaryRecord>> {
-        let abstract_settings = scale_for_length(&abstract_model.resolved.generation.abstract_, self.options.length);
-        let bullet_settings = abstract_model.resolved.generation.bullets;
-        let headline_settings = headline_model.resolved.generation.headline;
+        let abstract_settings = scale_for_length(&abstract_model.generation.settings.abstract_, self.options.length);
+        let bullet_settings = abstract_model.generation.settings.bullets;
+        let headline_settings = headline_model.generation.settings.headline;
         // The abstract and the bullets read the same input: one encoder pass serves both.
         let body_settings: Vec<GenerationSettings> =
             if bullet_settings == abstract_settings { vec![abstract_settings] } else { vec![abstract_settings, bullet_settings] };
@@ -211,7 +225,14 @@ impl Summarizer {
             p.read.timings.headline = elapsed_ms;
         });
 
-        let generation = serde_json::json!({ "abstract": abstract_settings, "bullets": bullet_settings, "headline": headline_settings });
+        let mut abstract_sources = abstract_model.generation.abstract_sources.clone();
+        if abstract_settings != abstract_model.generation.settings.abstract_ {
+            note_length_scaling(&mut abstract_sources, self.options.length);
+        }
+        let generation = serde_json::json!({
+            "abstract": abstract_settings, "bullets": bullet_settings, "headline": headline_settings,
+            "sources": { "abstract": abstract_sources, "bullets": abstract_model.generation.bullets_sources, "headline": headline_model.generation.headline_sources },
+        });
         prepared
             .into_iter()
             .zip(bodies)
@@ -298,8 +319,9 @@ impl Summarizer {
         }
     }
 
-    fn record(&self, document: &Document, read: ReadDocument, summary: Summary) -> SummaryRecord {
-        let ReadDocument { started, mut stats, mut timings, warnings, .. } = read;
+    fn record(&self, document: &Document, read: ReadDocument, mut summary: Summary) -> SummaryRecord {
+        let ReadDocument { started, mut stats, mut timings, mut warnings, sentences } = read;
+        let faithfulness = self.guard(&sentences, &mut summary, &mut warnings);
         stats.output_words = text::count_words(&summary.abstract_text);
         timings.total = started.elapsed().as_millis() as u64 + self.load_ms;
         SummaryRecord {
@@ -324,8 +346,25 @@ impl Summarizer {
             },
             stats,
             timings_ms: timings,
+            faithfulness,
             warnings,
         }
+    }
+
+    /// `--guard`: the outputs a model wrote, checked against the article (and pruned under
+    /// `drop`) by `faithfulness::guard`. Bullets the extractive engine added are checked too
+    /// (copied sentences pass).
+    fn guard(&self, sentences: &[text::Sentence], summary: &mut Summary, warnings: &mut Vec<String>) -> Option<Faithfulness> {
+        if summary.models.is_empty() || self.options.guard == GuardMode::Off {
+            return None;
+        }
+        let source = Source::from_sentences(sentences).ok()?;
+        let outputs = ModelOutputs {
+            headline: (summary.engines.headline == EngineKind::Abstractive).then_some(&mut summary.headline),
+            abstract_: (summary.engines.abstract_ == EngineKind::Abstractive).then_some(&mut summary.abstract_text),
+            bullets: Some(&mut summary.bullets),
+        };
+        guard(&source, self.options.guard, outputs, warnings)
     }
 
     /// The abstract model's encoder input for a document: the whole text when it fits the
@@ -379,7 +418,7 @@ impl Summarizer {
             }
             LongInputPolicy::Chunk => {
                 let step = Instant::now();
-                let condensed = condense(model, sentence_texts, &abstract_model.resolved.generation.abstract_)?;
+                let condensed = condense(model, sentence_texts, &abstract_model.generation.settings.abstract_)?;
                 timings.chunks = step.elapsed().as_millis() as u64;
                 stats.chunks = Some(condensed.first_pass_chunks);
                 stats.passes = Some(condensed.passes + 1);
@@ -519,15 +558,16 @@ fn pick_device(choice: DeviceChoice, precision: Precision) -> Result<Device> {
     })
 }
 
-/// Says so when a model runs at another precision than asked for (rust-bert's networks run in
-/// fp32 only).
+/// Says so when a model runs at another precision than asked for (only precis's BART runs at
+/// bf16 and int8; precis's T5 and PEGASUS and rust-bert's networks run in fp32).
 fn precision_notice(loaded: &LoadedModel, asked: Precision) -> Option<String> {
     let got = loaded.model.precision();
     (got != asked).then(|| {
         format!(
-            "precis: --precision {}: {} runs on rust-bert's {} network, in {} (the output says so in models[].precision)",
+            "precis: --precision {}: {} runs on {}'s {} network, in {} (the output says so in models[].precision)",
             asked.name(),
             loaded.resolved.id,
+            loaded.model.network_implementation(),
             loaded.model.architecture().name(),
             got.name()
         )
@@ -539,8 +579,18 @@ fn resolve_both(options: &SummarizeOptions) -> Result<(ResolvedModel, ResolvedMo
 }
 
 fn load(resolved: ResolvedModel, device: Device, precision: Precision) -> Result<LoadedModel> {
-    let model = Seq2SeqModel::load_at(&resolved.files, resolved.architecture, &resolved.prefix, Some(resolved.window), device, precision)?;
-    Ok(LoadedModel { resolved, model })
+    let model = Seq2SeqModel::load_at(&resolved.files, resolved.prefix.as_deref(), resolved.window, device, precision)?;
+    let generation = resolved.generation.clone().unwrap_or_else(|| model.configured_generation().clone());
+    Ok(LoadedModel { resolved, model, generation })
+}
+
+/// Says that `--length` scaled the abstract's token limits.
+fn note_length_scaling(sources: &mut SettingSources, length: LengthPreset) {
+    for field in ["min_tokens", "max_tokens"] {
+        if let Some(source) = sources.get_mut(field) {
+            source.push_str(&format!(", scaled for --length {}", length.name()));
+        }
+    }
 }
 
 pub(crate) fn model_used(role: &str, loaded: &LoadedModel) -> ModelUsed {

@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use crate::engine::kernels::Precision;
 use crate::engine::seq2seq::GenerationSettings;
+use crate::faithfulness::guard::{Faithfulness, OutputCheck};
+use crate::faithfulness::marking::{mark, MarkStyle};
 use crate::length::{Budget, LengthPreset};
 use crate::rouge::RougeScores;
 
@@ -36,7 +38,7 @@ pub struct ModelUsed {
     pub id: String,
     pub revision: String,
     pub license: String,
-    /// How this model's products ran (`--precision`; rust-bert's networks run in fp32).
+    /// How this model's products ran (`--precision`: precis's BART at it; T5, PEGASUS and rust-bert's networks in fp32).
     pub precision: Precision,
 }
 
@@ -116,6 +118,9 @@ pub struct SummaryRecord {
     pub settings: Settings,
     pub stats: Stats,
     pub timings_ms: Timings,
+    /// The check of the outputs a model wrote against the article (`--guard`); null for the
+    /// extractive engine and under `--guard off`.
+    pub faithfulness: Option<Faithfulness>,
     pub warnings: Vec<String>,
 }
 
@@ -171,14 +176,22 @@ fn write_text(out: &mut impl Write, record: &SummaryRecord, width: usize, show_s
     if show_source {
         writeln!(out, "[{}]", record.input.origin)?;
     }
-    writeln!(out, "{}", record.headline)?;
+    // Flagged spans are marked before wrapping; colour codes only make lines shorter.
+    let checks = record.faithfulness.as_ref();
+    let style = MarkStyle::for_stdout();
+    let marked = |text: &str, check: Option<&OutputCheck>| check.map_or_else(|| text.to_string(), |c| mark(text, &c.unsupported, style));
+    writeln!(out, "{}", marked(&record.headline, checks.and_then(|f| f.headline.as_ref())))?;
     writeln!(out)?;
-    for line in wrap(&record.abstract_, width) {
+    if record.abstract_.is_empty() && checks.is_some_and(|f| !f.dropped.is_empty()) {
+        writeln!(out, "(no abstract: --guard drop removed every sentence of it; see the warnings)")?;
+    }
+    for line in wrap(&marked(&record.abstract_, checks.and_then(|f| f.abstract_.as_ref())), width) {
         writeln!(out, "{line}")?;
     }
     writeln!(out)?;
-    for bullet in &record.bullets {
-        let lines = wrap(bullet, width.saturating_sub(4).max(20));
+    for (index, bullet) in record.bullets.iter().enumerate() {
+        let bullet = marked(bullet, checks.and_then(|f| f.bullets.as_ref()).and_then(|b| b.get(index)));
+        let lines = wrap(&bullet, width.saturating_sub(4).max(20));
         for (i, line) in lines.iter().enumerate() {
             let marker = if i == 0 { "  • " } else { "    " };
             writeln!(out, "{marker}{line}")?;
@@ -215,6 +228,14 @@ fn footer(record: &SummaryRecord) -> String {
         }
     }
     parts.push(input);
+    if let Some(faithfulness) = &record.faithfulness {
+        let flagged = faithfulness.headline.iter().chain(&faithfulness.abstract_).chain(faithfulness.bullets.iter().flatten()).map(|c| c.unsupported.len()).sum::<usize>();
+        let mut part = format!("faithfulness {:.2}, {flagged} flagged", faithfulness.score);
+        if !faithfulness.dropped.is_empty() {
+            part.push_str(&format!(", {} dropped", faithfulness.dropped.len()));
+        }
+        parts.push(part);
+    }
     parts.push(format!("{:.1} s", record.timings_ms.total as f64 / 1000.0));
     format!("— {}", parts.join(" · "))
 }
@@ -303,6 +324,8 @@ pub struct VariantRecord {
     /// The decoding settings used (absent for the extractive engine).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generation: Option<GenerationSettings>,
+    /// The text checked against the article (`--guard`; null for the extractive engine).
+    pub faithfulness: Option<OutputCheck>,
     pub warnings: Vec<String>,
 }
 
@@ -407,7 +430,7 @@ fn write_side_by_side(out: &mut impl Write, record: &CompareRecord, column: usiz
         writeln!(out, "{}", line(name, rows.iter().map(|r| cell(&r[row].1)).collect()))?;
     }
     writeln!(out)?;
-    let texts: Vec<Vec<String>> = record.variants.iter().map(|v| wrap_hard(&v.text, column)).collect();
+    let texts: Vec<Vec<String>> = record.variants.iter().map(|v| wrap_hard(&marked_variant(v), column)).collect();
     let height = texts.iter().map(Vec::len).max().unwrap_or(0);
     for index in 0..height {
         writeln!(out, "{}", line("", texts.iter().map(|t| t.get(index).cloned().unwrap_or_default()).collect()))?;
@@ -441,12 +464,18 @@ fn write_stacked(out: &mut impl Write, record: &CompareRecord, width: usize) -> 
             writeln!(out, "{piece}")?;
         }
         writeln!(out)?;
-        for line in wrap_hard(&variant.text, width) {
+        for line in wrap_hard(&marked_variant(variant), width) {
             writeln!(out, "{line}")?;
         }
         writeln!(out)?;
     }
     Ok(())
+}
+
+/// A variant's text with its flagged spans in brackets (never colour: the table's columns are
+/// measured in characters).
+fn marked_variant(variant: &VariantRecord) -> String {
+    variant.faithfulness.as_ref().map_or_else(|| variant.text.clone(), |check| mark(&variant.text, &check.unsupported, MarkStyle::Brackets))
 }
 
 fn compare_footer(record: &CompareRecord) -> String {

@@ -20,6 +20,8 @@ use anyhow::{bail, Result};
 
 use crate::engine::extractive;
 use crate::engine::seq2seq::GenerationSettings;
+use crate::faithfulness::guard::{guard_items, GuardMode, OutputCheck};
+use crate::faithfulness::Source;
 use crate::input::Document;
 use crate::length::{Budget, NamedBudget, ABSTRACTIVE_WORD_TOLERANCE};
 use crate::pipeline::{complete_sentences, model_used, Summarizer};
@@ -71,7 +73,7 @@ impl Summarizer {
                     .map(|named| {
                         settings_for_budget(
                             named.budget,
-                            &loaded.resolved.generation.abstract_,
+                            &loaded.generation.settings.abstract_,
                             tokens_per_word,
                             words_per_sentence,
                             model.special_output_tokens(),
@@ -113,10 +115,12 @@ impl Summarizer {
             }
         };
 
+        let source = (engine == EngineKind::Abstractive && self.options.guard != GuardMode::Off).then(|| Source::from_sentences(&sentences).ok()).flatten();
         let variants = budgets
             .iter()
             .zip(generated)
-            .map(|(named, generated)| {
+            .map(|(named, mut generated)| {
+                let faithfulness = source.as_ref().and_then(|source| self.guard_variant(source, named.budget, &mut generated.fitted));
                 let text = generated.fitted.sentences.join(" ");
                 let words = text::count_words(&text);
                 let rouge = reference_lines.as_deref().map(|reference| RougeF1::from(rouge::score(reference, &generated.fitted.sentences.join("\n"))));
@@ -133,6 +137,7 @@ impl Summarizer {
                     rouge,
                     engine,
                     generation: generated.generation,
+                    faithfulness,
                     warnings: generated.fitted.notes.iter().map(|note| format!("{}: {note}", named.label)).collect(),
                     text,
                     sentence_texts: generated.fitted.sentences,
@@ -164,6 +169,33 @@ impl Summarizer {
             variants,
             warnings,
         })
+    }
+}
+
+impl Summarizer {
+    /// `--guard` on one length's text: its sentences checked against the article, and under
+    /// `drop` those with a number or name the article does not contain removed (the budget is
+    /// judged again on what is left, and the notes say what went).
+    fn guard_variant(&self, source: &Source, budget: Budget, fitted: &mut Fitted) -> Option<OutputCheck> {
+        let before = fitted.sentences.len();
+        let mut dropped = Vec::new();
+        let mut notes = Vec::new();
+        guard_items(source, self.options.guard, &mut fitted.sentences, "sentence", &mut dropped, &mut notes);
+        if fitted.sentences.len() < before {
+            fitted.notes.extend(notes);
+            fitted.met = match budget {
+                Budget::Words(_) => {
+                    let (lower, upper) = budget.abstractive_word_range().unwrap_or((0, usize::MAX));
+                    (lower..=upper).contains(&fitted.sentences.iter().map(|s| text::count_words(s)).sum())
+                }
+                Budget::Sentences(count) => fitted.sentences.len() == count,
+            };
+            if fitted.sentences.is_empty() {
+                fitted.notes.push("--guard drop removed every sentence (each had a number or name the article does not contain): the text is empty".to_string());
+                return None;
+            }
+        }
+        source.check(&fitted.sentences.join(" ")).ok().map(|check| OutputCheck::from_check(&check))
     }
 }
 

@@ -1,11 +1,13 @@
 //! Parity with the reference implementation: precis's seq2seq engine must produce exactly the
 //! token ids that transformers 4.44.2 on torch 2.4.0 produced for the tiny random-weight fixtures
-//! (tests/fixtures/reference_outputs.json, written by scripts/make_fixtures.py), for BART, T5 and
-//! PEGASUS, greedy and beam search, one input and a padded batch, with every tokenizer format.
+//! (tests/fixtures/reference_outputs.json, written by scripts/make_fixtures.py), for BART, T5 v1.0,
+//! T5 v1.1 and PEGASUS, with weights in every stored form (safetensors, shards, the Hub bot's
+//! layout, PyTorch pickles, fp16, bf16), greedy and beam search, one input and a padded batch,
+//! with every tokenizer format.
 
 use std::path::{Path, PathBuf};
 
-use precis::engine::seq2seq::{Architecture, GenerationSettings, ModelFiles, Seq2SeqModel, TokenizerFiles};
+use precis::engine::seq2seq::{GenerationSettings, ModelFiles, Seq2SeqModel, TokenizerFiles};
 use serde_json::Value;
 use tch::{Device, Tensor};
 
@@ -16,15 +18,6 @@ fn fixtures() -> PathBuf {
 fn reference() -> Value {
     let text = std::fs::read_to_string(fixtures().join("reference_outputs.json")).expect("reference_outputs.json");
     serde_json::from_str(&text).expect("reference JSON")
-}
-
-fn architecture(model: &Value) -> Architecture {
-    match model["model_type"].as_str().expect("model_type") {
-        "bart" => Architecture::Bart,
-        "pegasus" => Architecture::Pegasus,
-        "t5" => Architecture::T5,
-        other => panic!("unexpected model_type {other}"),
-    }
 }
 
 fn settings(model: &Value, mode: &str) -> GenerationSettings {
@@ -58,20 +51,45 @@ fn tokenizer_variants(dir: &Path) -> Vec<TokenizerFiles> {
     variants
 }
 
-fn load(dir: &Path, weights: PathBuf, tokenizer: TokenizerFiles, arch: Architecture, prefix: &str) -> Seq2SeqModel {
-    let files = ModelFiles { config: dir.join("config.json"), weights, tokenizer };
-    Seq2SeqModel::load(&files, arch, prefix, None, Device::Cpu).unwrap_or_else(|e| panic!("loading {}: {e:#}", dir.display()))
+fn model_dir(model: &Value) -> PathBuf {
+    fixtures().join("models").join(model["dir"].as_str().expect("dir"))
+}
+
+/// A fixture as `--model DIR` finds it (its weights in the form the directory holds), with the
+/// given tokenizer, no input prefix (the reference ids include the prefix already).
+fn load(dir: &Path, tokenizer: Option<TokenizerFiles>) -> Seq2SeqModel {
+    let mut files = ModelFiles::in_directory(dir).unwrap_or_else(|e| panic!("{}: {e:#}", dir.display()));
+    if let Some(tokenizer) = tokenizer {
+        files.tokenizer = tokenizer;
+    }
+    load_files(&files)
+}
+
+fn load_files(files: &ModelFiles) -> Seq2SeqModel {
+    Seq2SeqModel::load(files, Some(""), None, Device::Cpu).unwrap_or_else(|e| panic!("loading {}: {e:#}", files.weights.display()))
+}
+
+#[test]
+fn every_fixture_runs_on_precis_own_network_from_its_stored_weights() {
+    for model in reference()["models"].as_array().expect("models") {
+        let dir = model_dir(model);
+        let files = ModelFiles::in_directory(&dir).expect("files");
+        let stored = files.weights.file_name().and_then(|n| n.to_str()).expect("name").to_string();
+        assert_eq!(stored, model["weights_file"].as_str().expect("weights_file"), "{}: the directory's weights", dir.display());
+        if std::env::var_os("PRECIS_RUST_BERT").is_none() && std::env::var_os("PRECIS_RUST_BERT_BART").is_none() {
+            assert_eq!(load_files(&files).network_implementation(), "precis", "{}", dir.display());
+        }
+    }
 }
 
 #[test]
 fn tokenizers_match_the_reference_for_every_format() {
     let reference = reference();
     for model in reference["models"].as_array().expect("models") {
-        let dir = fixtures().join("models").join(model["dir"].as_str().expect("dir"));
-        let arch = architecture(model);
+        let dir = model_dir(model);
         for tokenizer in tokenizer_variants(&dir) {
             let label = format!("{} {:?}", dir.display(), tokenizer);
-            let engine = load(&dir, dir.join("model.safetensors"), tokenizer, arch, "");
+            let engine = load(&dir, Some(tokenizer));
             for case in model["cases"].as_array().expect("cases") {
                 let text = format!("{}{}", case["prefix"].as_str().unwrap_or(""), case["text"].as_str().expect("text"));
                 let expected = ids(&case["input_ids"]);
@@ -97,9 +115,8 @@ fn generation_matches_the_reference_greedy_and_beam() {
     let reference = reference();
     let mut mismatches = Vec::new();
     for model in reference["models"].as_array().expect("models") {
-        let dir = fixtures().join("models").join(model["dir"].as_str().expect("dir"));
-        let arch = architecture(model);
-        let engine = load(&dir, dir.join("model.safetensors"), tokenizer_variants(&dir).remove(0), arch, "");
+        let dir = model_dir(model);
+        let engine = load(&dir, None);
         for case in model["cases"].as_array().expect("cases") {
             let input = ids(&case["input_ids"]);
             for mode in ["greedy", "beam"] {
@@ -124,9 +141,8 @@ fn generation_matches_the_reference_greedy_and_beam() {
 fn batched_generation_matches_the_reference() {
     let reference = reference();
     for model in reference["models"].as_array().expect("models") {
-        let dir = fixtures().join("models").join(model["dir"].as_str().expect("dir"));
-        let arch = architecture(model);
-        let engine = load(&dir, dir.join("model.safetensors"), tokenizer_variants(&dir).remove(0), arch, "");
+        let dir = model_dir(model);
+        let engine = load(&dir, None);
         let batch = &model["batch"];
         let inputs: Vec<Vec<i64>> = batch["input_ids"]
             .as_array()
@@ -162,13 +178,15 @@ fn batched_generation_matches_the_reference() {
 fn rust_model_ot_weights_give_the_same_output() {
     let reference = reference();
     let model = &reference["models"][0];
-    let dir = fixtures().join("models").join(model["dir"].as_str().expect("dir"));
+    let dir = model_dir(model);
     let scratch = std::env::temp_dir().join(format!("precis-ot-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).expect("temp dir");
     let tensors = Tensor::read_safetensors(dir.join("model.safetensors")).expect("read safetensors");
     let ot = scratch.join("rust_model.ot");
     Tensor::save_multi(&tensors, &ot).expect("write rust_model.ot");
-    let engine = load(&dir, ot, tokenizer_variants(&dir).remove(0), architecture(model), "");
+    let mut files = ModelFiles::in_directory(&dir).expect("files");
+    files.weights = ot;
+    let engine = load_files(&files);
     let case = &model["cases"][1];
     let ours = engine.generate(&[ids(&case["input_ids"])], &settings(model, "beam")).expect("generate");
     assert_eq!(ours[0], ids(&case["outputs"]["beam"]["ids"]));

@@ -1,5 +1,6 @@
 //! `--precision bf16` and `int8` against fp32 on the fixture models: how far the next-token
-//! log-probabilities move (teacher-forced on transformers' reference outputs), that networks on rust-bert say they ran in fp32, and the command line.
+//! log-probabilities move (teacher-forced on transformers' reference outputs), that T5 and PEGASUS
+//! (fp32 only) say they ran in fp32, and the command line.
 //! (The kernels themselves are tested against exact products in `engine::kernels`.)
 
 mod common;
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use common::{precis, scratch};
 use precis::engine::kernels::Precision;
-use precis::engine::seq2seq::{Architecture, ModelFiles, Seq2SeqModel, TokenizerFiles};
+use precis::engine::seq2seq::{Architecture, ModelFiles, Seq2SeqModel};
 use serde_json::Value;
 use tch::Device;
 
@@ -27,12 +28,10 @@ fn ids(value: &Value) -> Vec<i64> {
 
 fn load(dir: &str, architecture: Architecture, precision: Precision) -> Seq2SeqModel {
     let dir = fixtures().join("models").join(dir);
-    let files = ModelFiles {
-        config: dir.join("config.json"),
-        weights: dir.join("model.safetensors"),
-        tokenizer: TokenizerFiles::Json { tokenizer: dir.join("tokenizer.json"), special_tokens_map: Some(dir.join("special_tokens_map.json")) },
-    };
-    Seq2SeqModel::load_at(&files, architecture, "", None, Device::Cpu, precision).unwrap_or_else(|e| panic!("loading {}: {e:#}", dir.display()))
+    let files = ModelFiles::in_directory(&dir).unwrap_or_else(|e| panic!("files of {}: {e:#}", dir.display()));
+    let model = Seq2SeqModel::load_at(&files, Some(""), None, Device::Cpu, precision).unwrap_or_else(|e| panic!("loading {}: {e:#}", dir.display()));
+    assert_eq!(model.architecture(), architecture, "{}", dir.display());
+    model
 }
 
 /// A reference output without its decoder start token, cut after its first end-of-sequence
@@ -98,7 +97,7 @@ fn bf16_and_int8_log_probabilities_stay_within_stated_bounds_of_fp32() {
 }
 
 #[test]
-fn networks_on_rust_bert_run_in_fp32_and_say_so() {
+fn t5_and_pegasus_run_in_fp32_and_say_so() {
     for (dir, architecture) in [("t5-tiny", Architecture::T5), ("pegasus-tiny", Architecture::Pegasus)] {
         assert_eq!(load(dir, architecture, Precision::Int8).precision(), Precision::Fp32, "{dir}");
     }
@@ -120,7 +119,7 @@ fn the_command_line_takes_a_precision_and_records_it() {
     let record: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(record["settings"]["precision"], "int8");
     assert_eq!(record["models"][0]["precision"], "int8", "the BART abstract model");
-    assert_eq!(record["models"][1]["precision"], "fp32", "the T5 headline model runs on rust-bert");
+    assert_eq!(record["models"][1]["precision"], "fp32", "the T5 headline model runs in fp32 (precis's T5 has no bf16/int8 path)");
     assert!(stderr.contains("--precision int8") && stderr.contains(T5) && stderr.contains("fp32"), "the notice: {stderr}");
 
     // The default is fp32, recorded as such.

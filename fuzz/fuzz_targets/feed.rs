@@ -6,8 +6,8 @@ use precis::batch::{plan::document_for, sources::items_from_bytes};
 use precis_fuzz::check_document;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(items) = items_from_bytes("feed", data.to_vec()) {
-        for item in &items {
+    if let Ok(read) = items_from_bytes("feed", data.to_vec()) {
+        for item in &read.items {
             if let Ok(document) = document_for(item) {
                 check_document(&document);
             }

@@ -1,7 +1,8 @@
 //! `--fetch`: downloading an item's linked article page when the item carries only a link or a
 //! teaser. http(s) only, with connect and read timeouts, a redirect limit, a size cap and a user
 //! agent, and at most [`MAX_PER_HOST`] downloads from one host at a time whatever `--jobs` is;
-//! any failure (unreachable, 404, timeout, too large) is that item's error.
+//! any failure (unreachable, 404, timeout, too large) is that item's error. The page's
+//! encoding is its `Content-Type` charset when the server gives one.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -75,12 +76,14 @@ pub fn fetch_document(url: &str, timeout: Duration) -> Result<Document, String> 
         ureq::Error::Status(code, response) => format!("cannot fetch {url}: HTTP {code} {}", response.status_text()),
         ureq::Error::Transport(transport) => format!("cannot fetch {url}: {transport}"),
     })?;
+    // The server's charset decides the page's encoding before what the page declares itself.
+    let charset = response.header("Content-Type").and_then(input::decode::charset_of_content_type);
     let mut bytes = Vec::new();
     response.into_reader().take(MAX_PAGE_BYTES + 1).read_to_end(&mut bytes).map_err(|error| format!("cannot fetch {url}: {error}"))?;
     if bytes.len() as u64 > MAX_PAGE_BYTES {
         return Err(format!("cannot fetch {url}: the page is over {} MiB", MAX_PAGE_BYTES / (1024 * 1024)));
     }
-    input::document_from_bytes(url, &bytes).map_err(|error| error.to_string())
+    input::document_from_download(url, &bytes, charset.as_deref()).map_err(|error| error.to_string())
 }
 
 #[cfg(test)]

@@ -41,8 +41,13 @@ pub struct BatchRecord {
     pub engine: Option<OutputEngines>,
     pub models: Vec<ModelUsed>,
     pub stats: Option<Stats>,
+    /// The check of the model outputs against the article (`--guard`), as `precis summarize` gives it.
+    pub faithfulness: Option<crate::faithfulness::guard::Faithfulness>,
     pub warnings: Vec<String>,
-    /// null on success; why the item could not be summarized otherwise.
+    /// Why the item was not summarized although nothing failed (a title only, a link only
+    /// without `--fetch`, an image only); null otherwise.
+    pub skipped: Option<String>,
+    /// null on success (or skip); why the item could not be summarized otherwise.
     pub error: Option<String>,
 }
 
@@ -53,6 +58,8 @@ pub struct ExistingOutput {
     pub records: usize,
     /// Bytes of a torn last line that were cut off.
     pub truncated_bytes: u64,
+    /// The plan line a sharded output starts with (`shard_plan`), as read.
+    pub shard_plan: Option<Value>,
 }
 
 /// Reads the keys of the records in `path` (if it exists) and cuts off a torn trailing line,
@@ -82,6 +89,10 @@ pub fn prepare_resume(path: &Path) -> Result<ExistingOutput> {
         let record: Value = serde_json::from_slice(line).map_err(|error| {
             anyhow::anyhow!("output {} line {} is not a JSON record ({error}); it is not a precis batch output, or was edited: fix or remove that line, or write to another file", path.display(), index + 1)
         })?;
+        if super::shard_plan::is_plan_line(&record) {
+            existing.shard_plan = Some(record);
+            continue;
+        }
         let Some(key) = record.get("key").and_then(Value::as_str) else {
             bail!("output {} line {} has no `key`; it is not a precis batch record: remove that line, or write to another file", path.display(), index + 1);
         };
@@ -124,8 +135,8 @@ impl RecordSink {
         RecordSink { target: Target::Stdout, unsynced: 0, last_sync: Instant::now() }
     }
 
-    /// Writes one record as one complete line and flushes it.
-    pub fn write(&mut self, record: &BatchRecord) -> Result<()> {
+    /// Writes one record (or the plan line) as one complete line and flushes it.
+    pub fn write(&mut self, record: &impl Serialize) -> Result<()> {
         let mut line = serde_json::to_vec(record).context("cannot serialize a batch record")?;
         line.push(b'\n');
         match &mut self.target {

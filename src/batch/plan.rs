@@ -1,5 +1,5 @@
-//! Items → work: each item's document, content hash and key; duplicates within the run,
-//! `--shard` assignment and `--resume` skips.
+//! Items → work: each item's document (or why it is skipped or fails), content hash and key;
+//! duplicates within the run, `--shard` assignment and `--resume` skips.
 //!
 //! The key is sha256 of the normalized content together with the engine actually used, the
 //! model names and every setting that changes the output; two runs with the same key would
@@ -7,13 +7,12 @@
 
 use std::collections::HashSet;
 
-use anyhow::{bail, Result};
 use clap::ValueEnum;
 use sha2::{Digest, Sha256};
 
-use super::sources::{BatchItem, ItemBody};
+use super::item::{BatchItem, ItemBody};
 use crate::engine::kernels::Precision;
-use crate::input::{self, Document};
+use crate::input::{self, Document, SourceFormat};
 use crate::pipeline::SummarizeOptions;
 use crate::render::EngineKind;
 
@@ -51,6 +50,8 @@ pub enum Task {
     Summarize(Document),
     /// Download the linked page (`--fetch`), then summarize it.
     FetchAndSummarize(String),
+    /// Nothing to summarize: record the item as skipped, with this reason.
+    Skip(String),
     /// Record the item as failed, with this reason.
     Fail(String),
 }
@@ -76,6 +77,23 @@ pub struct Plan {
     pub too_old: usize,
     /// Items kept under `--since` because their date could not be read.
     pub undated: usize,
+    /// With `--shard`, every item of the plan of all shards (after `--since` and duplicates,
+    /// before the shard and resume filters), in input order: what a sharded output records
+    /// (`shard_plan`). Empty without `--shard`, which has no use for it.
+    pub planned: Vec<PlannedItem>,
+}
+
+/// An item of the plan, whichever shard owns it.
+#[derive(Debug, Clone)]
+pub struct PlannedItem {
+    pub key: String,
+    /// The record's `id`.
+    pub id: String,
+}
+
+/// The `id` of an item's record: its guid / id, else its link, else where it was found.
+pub fn record_id(item: &BatchItem) -> String {
+    item.id.clone().or_else(|| item.link.clone()).unwrap_or_else(|| item.source.clone())
 }
 
 /// What `plan` filters by, besides duplicates.
@@ -92,9 +110,18 @@ pub struct Filters<'a> {
 pub fn settings_fingerprint(options: &SummarizeOptions, engine_used: EngineKind) -> String {
     let long = options.long.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
     let engine = match engine_used {
-        // fp32 keeps the key it had before --precision existed (so --resume still finds its records).
-        EngineKind::Abstractive if options.precision != Precision::Fp32 => {
-            format!("abstractive model={} headline_model={} long={long} precision={}", options.model, options.headline_model, options.precision.name())
+        // fp32 keeps the key it had before --precision existed, and `--guard` off or flag
+        // (which do not change the texts) the key it had before --guard existed, so --resume
+        // still finds their records; `precision=` and `guard=drop` are added when they apply.
+        EngineKind::Abstractive if options.precision != Precision::Fp32 || options.guard == crate::faithfulness::guard::GuardMode::Drop => {
+            let mut key = format!("abstractive model={} headline_model={} long={long}", options.model, options.headline_model);
+            if options.precision != Precision::Fp32 {
+                key.push_str(&format!(" precision={}", options.precision.name()));
+            }
+            if options.guard == crate::faithfulness::guard::GuardMode::Drop {
+                key.push_str(" guard=drop");
+            }
+            key
         }
         EngineKind::Abstractive => format!("abstractive model={} headline_model={} long={long}", options.model, options.headline_model),
         EngineKind::Extractive => "extractive".to_string(),
@@ -111,20 +138,21 @@ fn sha256_hex(parts: &[&[u8]]) -> String {
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The article document of an item, or why there is none.
+/// The article document of an item, or why there is none (for an item with nothing to
+/// summarize, the reason it is skipped).
 pub fn document_for(item: &BatchItem) -> Result<Document, String> {
     let from_bytes = |origin: &str, bytes: &[u8]| input::document_from_bytes(origin, bytes).map_err(|error| error.to_string());
+    let from_content = |content: &str, format| input::document_from_content(&item.source, content, format).map_err(|error| error.to_string());
     let mut document = match &item.body {
-        ItemBody::Html(html) => {
-            // Feed content is an HTML fragment; as a page it is read as HTML however few tags it has.
-            let page = format!("<!DOCTYPE html><html><body>{html}</body></html>");
-            from_bytes(&item.source, page.as_bytes())?
-        }
+        // A feed item's content is the article's text already: read whole.
+        ItemBody::ContentHtml(html) => from_content(html, SourceFormat::Html)?,
+        ItemBody::ContentText(text) => from_content(text, SourceFormat::Text)?,
+        // JSONL `html` may be a whole page: its main text, however few tags it has.
+        ItemBody::Html(html) => from_bytes(&item.source, format!("<!DOCTYPE html><html><body>{html}</body></html>").as_bytes())?,
         ItemBody::Text(text) => from_bytes(&item.source, text.as_bytes())?,
         ItemBody::File { path, bytes } => from_bytes(path, bytes)?,
-        ItemBody::LinkOnly(url) => {
-            return Err(format!("{}: the item has only a link ({url}) and no text; pass --fetch to download it, or give the text (a feed with full content, or JSONL `text`/`html`)", item.source))
-        }
+        ItemBody::LinkOnly(url) => return Err(link_only_reason(url)),
+        ItemBody::Nothing(reason) => return Err(reason.clone()),
         ItemBody::Invalid(reason) => return Err(format!("{}: {reason}", item.source)),
     };
     if item.title.is_some() {
@@ -133,34 +161,42 @@ pub fn document_for(item: &BatchItem) -> Result<Document, String> {
     if let Some(id) = &item.id {
         document.id = id.clone();
     }
+    document.warnings.splice(0..0, item.warnings.iter().cloned());
     Ok(document)
 }
 
-/// Builds the work list: documents, keys, then duplicates (first occurrence wins), shard and
-/// resume filters, in that order, so every shard sees the same duplicate decisions.
-/// With `--fetch`, an item with a link and only a teaser (or no text) is downloaded.
+fn link_only_reason(url: &str) -> String {
+    format!("it has no text, only a link ({url}); pass --fetch to download and summarize the page")
+}
+
+/// What to do with an item. With `--fetch`, an item with a link and only a teaser (or no
+/// text) is downloaded; without it, an item with only a link is skipped, as is one with
+/// nothing to summarize.
 fn task_for(item: &BatchItem, fetch: bool) -> Task {
     let document = document_for(item);
     if fetch {
-        if let Some(link) = &item.link {
+        if let Some(link) = item.link.as_ref().or(match &item.body {
+            ItemBody::LinkOnly(url) => Some(url),
+            _ => None,
+        }) {
             let teaser = match &document {
                 Ok(document) => crate::text::count_words(&document.text) < super::fetch::TEASER_MAX_WORDS,
-                Err(_) => matches!(item.body, ItemBody::LinkOnly(_) | ItemBody::Html(_) | ItemBody::Text(_)),
+                Err(_) => matches!(item.body, ItemBody::LinkOnly(_) | ItemBody::ContentHtml(_) | ItemBody::ContentText(_) | ItemBody::Html(_) | ItemBody::Text(_)),
             };
             if teaser {
                 return Task::FetchAndSummarize(link.clone());
             }
         }
     }
-    match document {
-        Ok(document) => Task::Summarize(document),
-        Err(reason) => Task::Fail(reason),
+    match (document, &item.body) {
+        (Ok(document), _) => Task::Summarize(document),
+        (Err(reason), ItemBody::LinkOnly(_) | ItemBody::Nothing(_)) => Task::Skip(reason),
+        (Err(reason), _) => Task::Fail(reason),
     }
 }
 
-pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Result<Plan> {
+pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan {
     let mut plan = Plan::default();
-    let had_items = !items.is_empty();
     let mut seen_ids = HashSet::new();
     let mut seen_links = HashSet::new();
     let mut seen_content = HashSet::new();
@@ -180,8 +216,9 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Resu
             Task::Summarize(document) => sha256_hex(&[b"text", document.text.as_bytes()]),
             // The page is not known before it is downloaded; its address stands for it.
             Task::FetchAndSummarize(url) => sha256_hex(&[b"link", url.as_bytes()]),
-            // A failing entry has no text; its source and reason identify it.
+            // A failing or skipped entry has no text; its source and reason identify it.
             Task::Fail(reason) => sha256_hex(&[b"failed", item.source.as_bytes(), reason.as_bytes()]),
+            Task::Skip(reason) => sha256_hex(&[b"skipped", item.source.as_bytes(), reason.as_bytes()]),
         };
         let duplicate = item.id.as_ref().is_some_and(|id| seen_ids.contains(id))
             || item.link.as_ref().is_some_and(|link| seen_links.contains(link))
@@ -198,6 +235,9 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Resu
             continue;
         }
         let key = sha256_hex(&[fingerprint.as_bytes(), content_hash.as_bytes()]);
+        if filters.shard.is_some() {
+            plan.planned.push(PlannedItem { key: key.clone(), id: record_id(&item) });
+        }
         if filters.shard.is_some_and(|shard| !shard.owns(&key)) {
             plan.other_shards += 1;
             continue;
@@ -206,12 +246,11 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Resu
             plan.already_done += 1;
             continue;
         }
+        // The body lives on in the task (its document, link or reason): not kept twice.
+        let item = BatchItem { body: ItemBody::default(), ..item };
         plan.work.push(WorkItem { item, task, key, content_hash });
     }
-    if !had_items {
-        bail!("the inputs hold no items to summarize (empty feeds, JSONL or directories)");
-    }
-    Ok(plan)
+    plan
 }
 
 #[cfg(test)]
@@ -246,7 +285,7 @@ mod tests {
             item("c", "l3", "First story text here."),
             item("d", "l4", "Fresh story."),
         ];
-        let plan = plan(items, "fp", &Filters::default()).unwrap();
+        let plan = plan(items, "fp", &Filters::default());
         assert_eq!(plan.work.len(), 2);
         assert_eq!(plan.duplicates, 3);
     }

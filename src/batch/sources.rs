@@ -1,10 +1,12 @@
-//! Batch inputs → items. Each argument is detected by content: an RSS/Atom/JSON Feed, JSONL
-//! (`id`, optional `title`, one of `text`/`html`/`url`), a directory of `.txt`/`.md`/`.html`
-//! files, `-` for JSONL on standard input, or any other file as one article.
+//! Batch inputs → items. Each argument is detected by content: an RSS/RDF/Atom/JSON Feed in
+//! any encoding, JSONL (`id`, optional `title`, one of `text`/`html`/`url`), a directory of
+//! `.txt`/`.md`/`.html` files, `-` for JSONL on standard input, or any other file as one
+//! article. XML that is not a feed (or a feed format precis does not read) is refused, naming
+//! what it is, rather than summarized as an article.
 //!
 //! A feed or input that cannot be read at all is an error for the whole batch (before any
 //! work starts); one bad item inside an input becomes an item that fails, is recorded with its
-//! error, and lets the batch go on.
+//! error, and lets the batch go on. Repairs made to read a feed are warnings, given once.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,72 +15,65 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 
-use super::feeds;
+use super::feeds::{self, Classified, FeedRead};
+use super::item::{BatchItem, ItemBody};
+use crate::input::decode;
 
 /// One input file, feed or URL is refused past this size.
 pub const MAX_SOURCE_BYTES: u64 = 256 * 1024 * 1024;
 /// File extensions read from a directory input.
 const ARTICLE_EXTENSIONS: &[&str] = &["txt", "md", "markdown", "html", "htm"];
 
-/// One thing to summarize, with what its source says about it.
-#[derive(Debug, Clone, Default)]
-pub struct BatchItem {
-    /// The guid / id given by the source, if any.
-    pub id: Option<String>,
-    pub link: Option<String>,
-    /// The original title.
-    pub title: Option<String>,
-    /// The publication date as the source wrote it.
-    pub published: Option<String>,
-    /// Where it is, for messages and records: "news.rss item 3 (line 40, column 5)", "a.jsonl line 7".
-    pub source: String,
-    pub body: ItemBody,
+/// The items of the inputs, and what to tell the user once about reading them.
+#[derive(Debug, Default)]
+pub struct InputItems {
+    pub items: Vec<BatchItem>,
+    /// Repairs and guesses made to read an input (each names it); every item of that input
+    /// carries them too.
+    pub warnings: Vec<String>,
+    /// Inputs that hold no items (a feed with no items).
+    pub notices: Vec<String>,
 }
 
-/// What an item carries to summarize.
-#[derive(Debug, Clone)]
-pub enum ItemBody {
-    /// HTML (a feed item's content, a JSONL `html` field).
-    Html(String),
-    /// Plain text (JSONL `text`, JSON Feed `content_text`).
-    Text(String),
-    /// A whole article file: bytes and its path (whose extension hints the format).
-    File { path: String, bytes: Vec<u8> },
-    /// Only a link to the article: it must be downloaded (`--fetch`) to be summarized.
-    LinkOnly(String),
-    /// The source entry could not be read; the item is recorded as failed with this reason.
-    Invalid(String),
-}
+impl InputItems {
+    fn of(items: Vec<BatchItem>) -> InputItems {
+        InputItems { items, ..InputItems::default() }
+    }
 
-impl Default for ItemBody {
-    fn default() -> Self {
-        ItemBody::Invalid(String::new())
+    fn extend(&mut self, other: InputItems) {
+        self.items.extend(other.items);
+        self.warnings.extend(other.warnings);
+        self.notices.extend(other.notices);
     }
 }
 
 /// Reads every input argument into items, in order. Standard input may be given once.
-pub fn read_inputs(inputs: &[String]) -> Result<Vec<BatchItem>> {
+pub fn read_inputs(inputs: &[String]) -> Result<InputItems> {
     if inputs.iter().filter(|i| i.as_str() == "-").count() > 1 {
         bail!("standard input (-) can be read only once; give it at most one time");
     }
-    let mut items = Vec::new();
+    let mut read = InputItems::default();
     for input in inputs {
-        items.extend(read_input(input)?);
+        read.extend(read_input(input)?);
     }
-    Ok(items)
+    Ok(read)
 }
 
-fn read_input(input: &str) -> Result<Vec<BatchItem>> {
+fn read_input(input: &str) -> Result<InputItems> {
     if input == "-" {
         let mut bytes = Vec::new();
         std::io::stdin().lock().take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes).context("cannot read standard input")?;
-        let text = decode_source("standard input", &bytes)?;
-        return Ok(jsonl_items("<standard input>", &text));
+        if bytes.len() as u64 > MAX_SOURCE_BYTES {
+            bail!("standard input is over the {} MiB batch input limit; split it", MAX_SOURCE_BYTES / (1024 * 1024));
+        }
+        let decoded = decode::decode("standard input", &bytes).map_err(|error| anyhow!("{error}"))?;
+        let mut read = InputItems::of(jsonl_items("<standard input>", &decoded.text));
+        read.warnings = decoded.warnings;
+        return Ok(read);
     }
     if input.starts_with("http://") || input.starts_with("https://") {
-        let bytes = fetch_source(input)?;
-        let text = decode_source(input, &bytes)?;
-        return items_from_text(input, &text).unwrap_or_else(|| Err(not_a_feed(input, &text)));
+        let (bytes, charset) = fetch_source(input)?;
+        return read_bytes(input, bytes, Some(Served { charset: charset.as_deref() }));
     }
     let path = Path::new(input);
     let metadata = std::fs::metadata(path).map_err(|error| match error.kind() {
@@ -86,7 +81,7 @@ fn read_input(input: &str) -> Result<Vec<BatchItem>> {
         _ => anyhow!("cannot read input {input}: {error}"),
     })?;
     if metadata.is_dir() {
-        return directory_items(path);
+        return directory_items(path).map(InputItems::of);
     }
     if metadata.len() > MAX_SOURCE_BYTES {
         bail!("input {input} is {} bytes, over the {} MiB batch input limit; split it", metadata.len(), MAX_SOURCE_BYTES / (1024 * 1024));
@@ -95,37 +90,67 @@ fn read_input(input: &str) -> Result<Vec<BatchItem>> {
     items_from_bytes(input, bytes)
 }
 
-/// The items of one input file already in memory: a feed's items, JSONL lines, or else the
-/// whole file as one article (also when it is not UTF-8: it may be an article in another
-/// encoding). Public so that the fuzz targets run exactly this.
-pub fn items_from_bytes(origin: &str, bytes: Vec<u8>) -> Result<Vec<BatchItem>> {
-    let items = match std::str::from_utf8(&bytes) {
-        Ok(text) => items_from_text(origin, text),
-        Err(_) => None,
-    };
-    items.unwrap_or_else(|| Ok(vec![file_item(origin, bytes)]))
+/// How a downloaded input was served.
+struct Served<'a> {
+    /// The `charset` of its `Content-Type`, when given.
+    charset: Option<&'a str>,
 }
 
-/// Detects what a text is by its content and reads its items; None when it is neither a feed
-/// nor JSONL.
-fn items_from_text(origin: &str, text: &str) -> Option<Result<Vec<BatchItem>>> {
-    if let Some(kind) = feeds::sniff_xml_feed(text) {
-        return Some(feeds::parse_xml_feed(origin, text, kind));
-    }
-    let trimmed = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
-    if !trimmed.starts_with('{') {
-        return None;
-    }
-    if let Some(feed) = feeds::parse_json_feed_value(trimmed) {
-        return Some(feeds::json_feed_items(origin, &feed));
-    }
-    if looks_like_json_feed(trimmed) {
-        // Say where the JSON is broken rather than reading a broken feed as JSONL.
-        if let Err(error) = serde_json::from_str::<Value>(trimmed) {
-            return Some(Err(anyhow!("feed {origin} is not valid JSON at line {}, column {}: {error}; fix the feed (or drop it from the command)", error.line(), error.column())));
+/// The items of one input file already in memory: a feed's items, JSONL lines, or else the
+/// whole file as one article (also when it cannot be decoded: the article reader says why).
+/// Public so that the fuzz targets run exactly this.
+pub fn items_from_bytes(origin: &str, bytes: Vec<u8>) -> Result<InputItems> {
+    read_bytes(origin, bytes, None)
+}
+
+/// Decodes an input (its own declaration, byte-order mark or HTTP charset decides) and reads
+/// what it is. A downloaded input must be a feed or JSONL.
+fn read_bytes(origin: &str, bytes: Vec<u8>, served: Option<Served>) -> Result<InputItems> {
+    let downloaded = served.is_some();
+    let decoded = match decode::decode_with_charset(origin, &bytes, served.as_ref().and_then(|s| s.charset)) {
+        Ok(decoded) => decoded,
+        Err(error) if downloaded => bail!("feed {origin} cannot be read: {error}"),
+        // XML that cannot be decoded is a feed (or other XML) that cannot be read, not an article.
+        Err(error) if looks_like_xml(origin, &bytes) => bail!("{error}"),
+        Err(_) => return Ok(InputItems::of(vec![file_item(origin, bytes)])),
+    };
+    match feeds::classify(origin, &decoded.text) {
+        // The bytes are needed again only for an article; a feed's are let go before parsing.
+        Classified::XmlFeed => {
+            drop(bytes);
+            let read = feeds::read_xml_feed(origin, &decoded.text, downloaded.then_some(origin))?;
+            Ok(feed_items(origin, read, decoded.warnings))
         }
+        Classified::JsonFeed(feed) => Ok(feed_items(origin, feeds::read_json_feed(origin, &feed)?, decoded.warnings)),
+        Classified::BrokenJsonFeed(error) => Err(error),
+        Classified::Json => {
+            drop(bytes);
+            let mut read = InputItems::of(jsonl_items(origin, &decoded.text));
+            read.warnings = decoded.warnings;
+            Ok(read)
+        }
+        Classified::NotAFeed(message) => Err(anyhow!("{message}")),
+        Classified::Other if downloaded => Err(not_a_feed(origin, &decoded.text)),
+        Classified::Other => Ok(InputItems::of(vec![file_item(origin, bytes)])),
     }
-    Some(Ok(jsonl_items(origin, text)))
+}
+
+/// Bytes that are XML (a feed or not) by their first element, read as if they were UTF-8.
+fn looks_like_xml(origin: &str, bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]);
+    matches!(feeds::classify(origin, &head), Classified::XmlFeed | Classified::NotAFeed(_))
+}
+
+/// A feed's items, each carrying the warnings about how the feed was read.
+fn feed_items(origin: &str, read: FeedRead, decoding_warnings: Vec<String>) -> InputItems {
+    let mut warnings = decoding_warnings;
+    warnings.extend(read.warnings);
+    let mut items = read.items;
+    for item in &mut items {
+        item.warnings.splice(0..0, warnings.iter().cloned());
+    }
+    let notices = if items.is_empty() { vec![format!("feed {origin} ({}) has no items", read.format)] } else { Vec::new() };
+    InputItems { items, warnings, notices }
 }
 
 /// A URL given as an input must be a feed (or JSONL): an HTML page there is usually a login,
@@ -134,20 +159,6 @@ fn not_a_feed(url: &str, text: &str) -> anyhow::Error {
     let what = if crate::input::detect_format(url, text) == crate::input::SourceFormat::Html { "an HTML page" } else { "text" };
     let opening: String = text.split_whitespace().take(20).collect::<Vec<_>>().join(" ").chars().take(80).collect();
     anyhow!("feed {url} answered with {what}, not an RSS, Atom or JSON feed (it begins: {opening:?}); check the feed's address")
-}
-
-/// A JSON text that announces itself as a JSON Feed in its first kilobyte.
-fn looks_like_json_feed(text: &str) -> bool {
-    let head: String = text.chars().take(1024).collect();
-    head.contains("jsonfeed.org")
-}
-
-fn decode_source(origin: &str, bytes: &[u8]) -> Result<String> {
-    if bytes.len() as u64 > MAX_SOURCE_BYTES {
-        bail!("input {origin} is over the {} MiB batch input limit; split it", MAX_SOURCE_BYTES / (1024 * 1024));
-    }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    String::from_utf8(bytes.to_vec()).map_err(|error| anyhow!("input {origin} is not UTF-8 (byte {}); convert it to UTF-8 first", error.utf8_error().valid_up_to()))
 }
 
 fn file_item(path: &str, bytes: Vec<u8>) -> BatchItem {
@@ -222,7 +233,7 @@ fn jsonl_item(source: String, line: &str) -> BatchItem {
         _ => None,
     };
     let link = string("url").or_else(|| string("link"));
-    let mut item = BatchItem { id: id.clone(), link: link.clone(), title: string("title"), published: string("published"), source: source.clone(), body: ItemBody::default() };
+    let mut item = BatchItem { id: id.clone(), link: link.clone(), title: string("title"), published: string("published"), source: source.clone(), body: ItemBody::default(), warnings: Vec::new() };
     item.body = if id.is_none() {
         ItemBody::Invalid("the record has no `id` (a non-empty string or a number)".to_string())
     } else if let Some(text) = string("text") {
@@ -238,7 +249,8 @@ fn jsonl_item(source: String, line: &str) -> BatchItem {
 }
 
 /// Downloads a feed given as a URL: http(s) only, timeouts, a redirect limit, a size cap.
-fn fetch_source(url: &str) -> Result<Vec<u8>> {
+/// Returns the bytes and the `charset` of the `Content-Type`, when it has one.
+fn fetch_source(url: &str) -> Result<(Vec<u8>, Option<String>)> {
     let agent = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(15))
         .timeout_read(Duration::from_secs(30))
@@ -246,9 +258,13 @@ fn fetch_source(url: &str) -> Result<Vec<u8>> {
         .user_agent(&format!("precis/{} (batch)", env!("CARGO_PKG_VERSION")))
         .build();
     let response = agent.get(url).call().map_err(|error| anyhow!("cannot download feed {url}: {error}"))?;
+    let charset = response.header("Content-Type").and_then(decode::charset_of_content_type);
     let mut bytes = Vec::new();
     response.into_reader().take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes).with_context(|| format!("cannot download feed {url}"))?;
-    Ok(bytes)
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        bail!("feed {url} is over the {} MiB batch input limit", MAX_SOURCE_BYTES / (1024 * 1024));
+    }
+    Ok((bytes, charset))
 }
 
 #[cfg(test)]
@@ -262,5 +278,29 @@ mod tests {
         assert!(matches!(jsonl_item("l1".into(), r#"{"text":"Words."}"#).body, ItemBody::Invalid(_)));
         assert!(matches!(jsonl_item("l1".into(), r#"{"id":"a"}"#).body, ItemBody::Invalid(_)));
         assert!(matches!(jsonl_item("l1".into(), "{not json").body, ItemBody::Invalid(_)));
+    }
+
+    #[test]
+    fn xml_that_is_not_a_feed_is_refused_and_html_is_an_article() {
+        let error = items_from_bytes("catalog.xml", b"<?xml version=\"1.0\"?>\n<catalog><book/></catalog>".to_vec()).unwrap_err();
+        assert!(error.to_string().contains("root element is <catalog>"), "{error}");
+        let read = items_from_bytes("page.html", b"<!DOCTYPE html><html><body><p>Words.</p></body></html>".to_vec()).unwrap();
+        assert!(matches!(read.items[0].body, ItemBody::File { .. }));
+    }
+
+    #[test]
+    fn a_feed_in_latin1_is_read_as_a_feed() {
+        let bytes = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><item><title>Inova\xE7\xE3o</title><description>Not\xEDcia do dia.</description></item></channel></rss>".to_vec();
+        let read = items_from_bytes("latin1.rss", bytes).unwrap();
+        assert_eq!(read.items.len(), 1);
+        assert_eq!(read.items[0].title.as_deref(), Some("Inovação"));
+        assert!(read.warnings.is_empty(), "{:?}", read.warnings);
+    }
+
+    #[test]
+    fn an_empty_feed_is_a_notice() {
+        let read = items_from_bytes("empty.rss", b"<rss version=\"2.0\"><channel><title>Nothing yet</title></channel></rss>".to_vec()).unwrap();
+        assert!(read.items.is_empty());
+        assert_eq!(read.notices, ["feed empty.rss (RSS 2.0) has no items"]);
     }
 }

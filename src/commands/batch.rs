@@ -1,6 +1,7 @@
 //! `precis batch INPUT...`: every item of feeds, JSONL and directories → one JSONL record each.
 //!
-//! Order of work: read all inputs (a malformed feed stops here, before any model loads), load the
+//! Order of work: read all inputs (a malformed feed stops here, before any model loads; inputs
+//! with no items at all end the run here, with a notice per empty feed), load the
 //! first worker's models (so the key can name the engine actually used, and a download happens
 //! once), plan (keys, duplicates, shard, resume), then start the other workers. Each worker owns
 //! its `Summarizer` (rust-bert models are not `Sync`) and takes a group of items at a time: with
@@ -20,6 +21,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::batch::output::{self, BatchRecord, ExistingOutput, RecordSink};
 use crate::batch::fetch;
 use crate::batch::plan::{self, Task, WorkItem};
+use crate::batch::scheduler;
+use crate::batch::shard_plan::{self, ShardPlan};
 use crate::batch::sources;
 use crate::cli::BatchArgs;
 use crate::input::Document;
@@ -40,10 +43,29 @@ type WorkQueue = Arc<Mutex<Receiver<WorkGroup>>>;
 
 pub fn run(args: &BatchArgs) -> Result<()> {
     let started = Instant::now();
+    // `--shard auto` is read from the scheduler's variables before any work (a wrong one is exit 2).
+    let shard = args.shard.map(|spec| scheduler::resolve(spec, &scheduler::process_environment())).transpose()?;
+    if let Some(scheduler::ResolvedShard { shard, origin: Some(origin) }) = &shard {
+        if !args.engine.core.quiet {
+            eprintln!("precis: shard {}/{} from the {origin}", shard.index, shard.count);
+        }
+    }
     if args.inputs.iter().any(|input| input == "-") && std::io::stdin().is_terminal() {
         bail!("no input on standard input: pipe JSONL into `precis batch -`, or give feed files, JSONL files or directories");
     }
-    let items = sources::read_inputs(&args.inputs)?;
+    let inputs = sources::read_inputs(&args.inputs)?;
+    for warning in &inputs.warnings {
+        eprintln!("precis: warning: {warning}");
+    }
+    if !args.engine.core.quiet {
+        for notice in &inputs.notices {
+            eprintln!("precis: notice: {notice}");
+        }
+    }
+    if inputs.items.is_empty() && inputs.notices.is_empty() {
+        bail!("the inputs hold no items to summarize (empty JSONL files or directories)");
+    }
+    let items = inputs.items;
 
     let existing = match (&args.out, args.resume) {
         (Some(path), true) => output::prepare_resume(path)?,
@@ -57,8 +79,19 @@ pub fn run(args: &BatchArgs) -> Result<()> {
         None => RecordSink::stdout(),
     };
 
+    if items.is_empty() {
+        // Only empty feeds: nothing to summarize, and no reason to load a model.
+        sink.finish()?;
+        if !args.engine.core.quiet {
+            eprintln!("precis: batch: 0 summarized, 0 failed, 0 skipped: the inputs hold no items");
+        }
+        return Ok(());
+    }
+
     let options = super::summarize_options(&args.engine);
-    let (work_sender, work_receiver) = mpsc::channel::<WorkGroup>();
+    // Bounded: groups are made as workers take them, so a million items are not all regrouped
+    // (and their groups allocated) at once.
+    let (work_sender, work_receiver) = mpsc::sync_channel::<WorkGroup>(QUEUED_GROUPS);
     let work_queue: WorkQueue = Arc::new(Mutex::new(work_receiver));
     let (message_sender, messages) = mpsc::channel::<WorkerMessage>();
     let fetch_timeout = Duration::from_secs_f64(args.fetch_timeout);
@@ -77,27 +110,40 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     };
 
     let fingerprint = plan::settings_fingerprint(&options, engine_used);
-    let filters = plan::Filters { shard: args.shard, done_keys: Some(&existing.keys), since: args.since, fetch: args.fetch };
-    let plan = plan::plan(items, &fingerprint, &filters)?;
+    let filters = plan::Filters { shard: shard.as_ref().map(|resolved| resolved.shard), done_keys: Some(&existing.keys), since: args.since, fetch: args.fetch };
+    let plan = plan::plan(items, &fingerprint, &filters);
     let total = plan.work.len();
+    // A sharded output starts with what its shard planned, for `precis merge` to check against.
+    let planned = shard.as_ref().map(|resolved| ShardPlan::new(resolved.shard, &plan.planned));
+    let output_name = || args.out.as_ref().map_or("standard output".to_string(), |path| path.display().to_string());
+    if shard_plan::resume_needs_line(existing.shard_plan.clone(), existing.records, planned.as_ref()).map_err(|error| anyhow!("cannot resume output {}: {error}", output_name()))? {
+        if let Some(planned) = &planned {
+            sink.write(&planned.line())?;
+        }
+    }
     // More workers than items would load models for nothing.
     for _ in 1..args.jobs.min(total.max(1)) {
         workers.push(spawn_worker(options.clone(), fetch_timeout, work_queue.clone(), message_sender.clone()));
     }
     // The extractive engine gains nothing from batching; one item at a time spreads it evenly.
     let group_size = if engine_used == EngineKind::Abstractive { GENERATION_BATCH } else { 1 };
-    for group in length_groups(plan.work, group_size) {
-        // The queue outlives this loop (the workers hold it), so sending cannot fail while they run.
-        if work_sender.send(group).is_err() {
-            bail!("the batch workers stopped early");
+    // Only the workers hold the queue from here: when they all stop, the feeder's send fails
+    // and it ends (a shortfall is reported below as items not summarized).
+    drop(work_queue);
+    let work = plan.work;
+    let feeder = thread::spawn(move || {
+        for group in length_groups(work, group_size) {
+            if work_sender.send(group).is_err() {
+                return;
+            }
         }
-    }
-    // Closing our ends lets the workers finish when the queue is empty, and the loop below end.
-    drop(work_sender);
+        // Dropping the sender lets the workers finish when the queue is empty.
+    });
+    // Closing our end lets the loop below end when the workers are done.
     drop(message_sender);
 
     let progress = progress_bar(total as u64, args.engine.core.quiet);
-    let (mut done, mut failed) = (0usize, 0usize);
+    let (mut done, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     for message in messages {
         match message {
             WorkerMessage::Ready { .. } => {}
@@ -106,6 +152,8 @@ pub fn run(args: &BatchArgs) -> Result<()> {
                 if let Some(error) = &record.error {
                     failed += 1;
                     progress.suspend(|| eprintln!("precis: item failed: {error}"));
+                } else if record.skipped.is_some() {
+                    skipped += 1;
                 }
                 sink.write(&record)?;
                 done += 1;
@@ -120,16 +168,19 @@ pub fn run(args: &BatchArgs) -> Result<()> {
             bail!("a batch worker crashed; rerun with --resume to finish the remaining items");
         }
     }
+    if feeder.join().is_err() {
+        bail!("the batch's work queue crashed; rerun with --resume to finish the remaining items");
+    }
     if done < total {
         bail!("only {done} of {total} items were summarized (the workers stopped); rerun with --resume to finish");
     }
 
     let seconds = started.elapsed().as_secs_f64();
     if !args.engine.core.quiet {
+        let not_run = plan.already_done + plan.duplicates + plan.other_shards + plan.too_old;
         eprintln!(
-            "precis: batch: {} summarized, {failed} failed, {} skipped ({} already in the output, {} duplicates, {} in other shards, {} older than --since) in {seconds:.1} s ({:.1} items/s){}",
-            done - failed,
-            plan.already_done + plan.duplicates + plan.other_shards + plan.too_old,
+            "precis: batch: {} summarized, {failed} failed, {skipped} skipped (nothing to summarize); {not_run} not run ({} already in the output, {} duplicates, {} in other shards, {} older than --since) in {seconds:.1} s ({:.1} items/s){}",
+            done - failed - skipped,
             plan.already_done,
             plan.duplicates,
             plan.other_shards,
@@ -195,47 +246,72 @@ fn spawn_worker(options: SummarizeOptions, fetch_timeout: Duration, queue: WorkQ
 /// order and an interrupted run has done the early items), items are sorted by the length of
 /// their text — items still to be fetched first — and neighbours form a group, which goes
 /// through the model as one batch. A size of 1 keeps the input order exactly.
-fn length_groups(work: Vec<WorkItem>, size: usize) -> Vec<WorkGroup> {
+fn length_groups(work: Vec<WorkItem>, size: usize) -> impl Iterator<Item = WorkGroup> {
     let size = size.max(1);
-    if size == 1 {
-        return work.into_iter().map(|item| vec![item]).collect();
-    }
     let length = |work: &WorkItem| match &work.task {
         Task::Summarize(document) => document.text.len(),
-        Task::FetchAndSummarize(_) | Task::Fail(_) => 0,
+        Task::FetchAndSummarize(_) | Task::Skip(_) | Task::Fail(_) => 0,
     };
-    let mut groups = Vec::new();
-    let mut items = work.into_iter().peekable();
-    while items.peek().is_some() {
-        let mut stretch: Vec<WorkItem> = items.by_ref().take(SORT_STRETCH).collect();
-        // Stable: items of equal length keep the input's order.
-        stretch.sort_by_key(length);
-        let mut stretch = stretch.into_iter().peekable();
-        while stretch.peek().is_some() {
-            groups.push(stretch.by_ref().take(size).collect());
+    let mut items = work.into_iter();
+    let mut stretch = Vec::new().into_iter();
+    // Made one group at a time, as the workers take them.
+    std::iter::from_fn(move || {
+        if size == 1 {
+            return items.next().map(|item| vec![item]);
         }
-    }
-    groups
+        if stretch.len() == 0 {
+            let mut next: Vec<WorkItem> = items.by_ref().take(SORT_STRETCH).collect();
+            // Stable: items of equal length keep the input's order.
+            next.sort_by_key(length);
+            stretch = next.into_iter();
+        }
+        let group: Vec<WorkItem> = stretch.by_ref().take(size).collect();
+        (!group.is_empty()).then_some(group)
+    })
 }
 
 /// Items sorted by length together (see `length_groups`).
 const SORT_STRETCH: usize = 8 * GENERATION_BATCH;
 
+/// Groups made ahead of the workers: enough that none waits.
+const QUEUED_GROUPS: usize = 64;
+
+/// What became of one work item before summarizing.
+enum Prepared {
+    /// Its document is the next of the group's readable documents.
+    Document,
+    Skipped(String),
+    Failed(String),
+}
+
 /// One record per item of the group: pages fetched first, then every document that could be read
 /// summarized together (`Summarizer::summarize_many` batches them through the model).
 fn summarize_group(summarizer: &Summarizer, group: WorkGroup, fetch_timeout: Duration) -> Vec<BatchRecord> {
-    let documents: Vec<Result<Document, String>> = group
-        .iter()
-        .map(|work| match &work.task {
-            Task::Summarize(document) => Ok(document.clone()),
-            Task::FetchAndSummarize(url) => fetch::fetch_document(url, fetch_timeout).map(|mut document| {
-                document.title = work.item.title.clone().or(document.title);
-                document
-            }),
-            Task::Fail(reason) => Err(reason.clone()),
-        })
-        .collect();
-    let readable: Vec<Document> = documents.iter().filter_map(|document| document.as_ref().ok().cloned()).collect();
+    // Documents are moved out of their tasks, never copied: a 50 MB article is held once.
+    let mut readable: Vec<Document> = Vec::new();
+    let mut prepared = Vec::with_capacity(group.len());
+    let mut works = Vec::with_capacity(group.len());
+    for mut work in group {
+        let task = std::mem::replace(&mut work.task, Task::Skip(String::new()));
+        prepared.push(match task {
+            Task::Summarize(document) => {
+                readable.push(document);
+                Prepared::Document
+            }
+            Task::FetchAndSummarize(url) => match fetch::fetch_document(&url, fetch_timeout) {
+                Ok(mut document) => {
+                    document.title = work.item.title.clone().or(document.title);
+                    document.warnings.splice(0..0, work.item.warnings.iter().cloned());
+                    readable.push(document);
+                    Prepared::Document
+                }
+                Err(reason) => Prepared::Failed(reason),
+            },
+            Task::Skip(reason) => Prepared::Skipped(reason),
+            Task::Fail(reason) => Prepared::Failed(reason),
+        });
+        works.push(work);
+    }
     let summarize_guarded = |documents: &[Document]| -> Option<Vec<Result<SummaryRecord, String>>> {
         catch_unwind(AssertUnwindSafe(|| summarizer.summarize_many(documents)))
             .ok()
@@ -250,26 +326,34 @@ fn summarize_group(summarizer: &Summarizer, group: WorkGroup, fetch_timeout: Dur
                 .collect()
         })
         .into_iter();
-    group
+    works
         .into_iter()
-        .zip(documents)
-        .map(|(work, document)| {
-            let result = match document {
-                Ok(_) => match summaries.next() {
-                    Some(Ok(summary)) => Ok(summary),
-                    Some(Err(error)) => Err(format!("{}: {error}", work.item.source)),
-                    None => Err(format!("{}: no summary was produced", work.item.source)),
+        .zip(prepared)
+        .map(|(work, prepared)| {
+            let outcome = match prepared {
+                Prepared::Document => match summaries.next() {
+                    Some(Ok(summary)) => Outcome::Summarized(Box::new(summary)),
+                    Some(Err(error)) => Outcome::Failed(format!("{}: {error}", work.item.source)),
+                    None => Outcome::Failed(format!("{}: no summary was produced", work.item.source)),
                 },
-                Err(reason) => Err(reason),
+                Prepared::Skipped(reason) => Outcome::Skipped(reason),
+                Prepared::Failed(reason) => Outcome::Failed(reason),
             };
-            record_for(work, result)
+            record_for(work, outcome)
         })
         .collect()
 }
 
-fn record_for(work: WorkItem, result: Result<SummaryRecord, String>) -> BatchRecord {
+/// How an item ended.
+enum Outcome {
+    Summarized(Box<SummaryRecord>),
+    Skipped(String),
+    Failed(String),
+}
+
+fn record_for(work: WorkItem, outcome: Outcome) -> BatchRecord {
     let item = work.item;
-    let id = item.id.clone().or_else(|| item.link.clone()).unwrap_or_else(|| item.source.clone());
+    let id = plan::record_id(&item);
     let mut record = BatchRecord {
         id,
         link: item.link,
@@ -283,20 +367,31 @@ fn record_for(work: WorkItem, result: Result<SummaryRecord, String>) -> BatchRec
         engine: None,
         models: Vec::new(),
         stats: None,
+        faithfulness: None,
         warnings: Vec::new(),
+        skipped: None,
         error: None,
     };
-    match result {
-        Ok(summary) => {
+    match outcome {
+        Outcome::Summarized(summary) => {
+            let summary = *summary;
             record.headline = Some(summary.headline);
             record.abstract_ = Some(summary.abstract_);
             record.bullets = Some(summary.bullets);
             record.engine = Some(summary.engine);
             record.models = summary.models;
             record.stats = Some(summary.stats);
+            record.faithfulness = summary.faithfulness;
             record.warnings = summary.warnings;
         }
-        Err(error) => record.error = Some(error),
+        Outcome::Skipped(reason) => {
+            record.skipped = Some(format!("{}: {reason}", record.source));
+            record.warnings = item.warnings;
+        }
+        Outcome::Failed(error) => {
+            record.error = Some(error);
+            record.warnings = item.warnings;
+        }
     }
     record
 }

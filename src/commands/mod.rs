@@ -1,9 +1,13 @@
 //! One file per subcommand; each turns parsed arguments into work and output.
 
 pub mod batch;
+pub mod check;
 pub mod compare;
 pub mod eval;
+pub mod extract;
+pub mod merge;
 pub mod models;
+pub mod serve;
 pub mod summarize;
 
 use crate::cli::{EngineArgs, ModelArgs};
@@ -28,6 +32,7 @@ pub fn model_options(args: &ModelArgs) -> SummarizeOptions {
         long: args.long,
         device: args.device,
         precision: args.precision,
+        guard: args.guard,
         hub: HubSettings::from_env(args.offline, !args.quiet),
     }
 }

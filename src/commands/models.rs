@@ -1,8 +1,10 @@
-//! `precis models list | pull NAME | path NAME`: the presets and the local cache.
+//! `precis models list | pull MODEL… | path MODEL`: the presets, any Hub repository by name
+//! (`OWNER/NAME[@REVISION]`), and what the local cache holds.
 
 use anyhow::{anyhow, Result};
 
 use crate::cli::ModelsCommand;
+use crate::hub::repo::{self, CachedModel, RepoSpec};
 use crate::hub::{self, cache::HubSettings};
 
 pub fn run(command: &ModelsCommand) -> Result<()> {
@@ -11,20 +13,34 @@ pub fn run(command: &ModelsCommand) -> Result<()> {
         ModelsCommand::Pull { names } => {
             let settings = HubSettings::from_env(false, true);
             for name in names {
-                let preset = hub::find_preset(name)?.ok_or_else(|| unknown(name))?;
-                eprintln!("precis: fetching {} ({} @ {})", preset.name, preset.repo, short(&preset.revision));
-                let files = hub::fetch_preset_files(&preset, &settings)?;
-                println!("{}\t{}", preset.name, snapshot_dir(&files.config));
+                if let Some(preset) = hub::find_preset(name)? {
+                    eprintln!("precis: fetching {} ({} @ {})", preset.name, preset.repo, short(&preset.revision));
+                    let files = hub::fetch_preset_files(&preset, &settings)?;
+                    println!("{}\t{}", preset.name, repo::snapshot_dir(&files)?.display());
+                    continue;
+                }
+                let spec = RepoSpec::parse(name).ok_or_else(|| unknown(name))?;
+                eprintln!("precis: fetching {} ({})", spec.repo, spec.revision);
+                // Asks the Hub what the revision points to now, even when the cache has a snapshot.
+                let (commit, files) = repo::locate(&spec, &settings, true)?;
+                eprintln!("precis: {} is commit {commit}; license: {}", spec.display(), repo::license_of(&files));
+                println!("{name}\t{}", repo::snapshot_dir(&files)?.display());
             }
             Ok(())
         }
         ModelsCommand::Path { name } => {
-            let preset = hub::find_preset(name)?.ok_or_else(|| unknown(name))?;
             let settings = HubSettings::from_env(true, false);
-            let files = hub::fetch_preset_files(&preset, &settings).map_err(|e| {
-                anyhow!("{name} is not (fully) in the cache {} ({e}); run `precis models pull {name}` first", settings.cache_dir.display())
-            })?;
-            println!("{}", snapshot_dir(&files.config));
+            let not_cached = |e: anyhow::Error| {
+                anyhow!("{name} is not (fully) in the cache {} ({e:#}); run `precis models pull {name}` first", settings.cache_dir.display())
+            };
+            let files = match hub::find_preset(name)? {
+                Some(preset) => hub::fetch_preset_files(&preset, &settings).map_err(not_cached)?,
+                None => {
+                    let spec = RepoSpec::parse(name).ok_or_else(|| unknown(name))?;
+                    repo::locate(&spec, &settings, false).map_err(not_cached)?.1
+                }
+            };
+            println!("{}", repo::snapshot_dir(&files)?.display());
             Ok(())
         }
     }
@@ -34,17 +50,28 @@ fn list(json: bool) -> Result<()> {
     let settings = HubSettings::from_env(true, false);
     let presets = hub::presets()?;
     let cached = |preset: &hub::Preset| hub::fetch_preset_files(preset, &settings).is_ok();
+    // Cached snapshots that are not a preset's pinned revision.
+    let others: Vec<CachedModel> = repo::cached_models(&settings)
+        .into_iter()
+        .filter(|model| !presets.iter().any(|p| p.repo == model.repo && p.revision == model.commit))
+        .collect();
     if json {
-        let rows: Vec<serde_json::Value> = presets
+        let mut rows: Vec<serde_json::Value> = presets
             .iter()
             .map(|p| {
                 serde_json::json!({
-                    "name": p.name, "repo": p.repo, "revision": p.revision, "architecture": p.architecture,
+                    "name": p.name, "preset": true, "repo": p.repo, "revision": p.revision, "architecture": p.architecture,
                     "license": p.license, "description": p.description, "window": p.window,
                     "default_for": default_roles(&p.name), "cached": cached(p),
                 })
             })
             .collect();
+        rows.extend(others.iter().map(|m| {
+            serde_json::json!({
+                "name": format!("{}@{}", m.repo, m.commit), "preset": false, "repo": m.repo, "revision": m.commit, "refs": m.refs,
+                "architecture": m.model_type, "license": m.license, "cached": true, "path": m.snapshot,
+            })
+        }));
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
@@ -54,11 +81,18 @@ fn list(json: bool) -> Result<()> {
             "{:<22} {:<44} {:<8} {:<13} {:<7} {}",
             p.name,
             format!("{} @ {}", p.repo, short(&p.revision)),
-            p.architecture.name(),
+            p.architecture,
             p.license,
             if cached(p) { "yes" } else { "no" },
             default_roles(&p.name)
         );
+    }
+    if !others.is_empty() {
+        println!("\nother cached models (use them as --model OWNER/NAME[@REVISION]):");
+        println!("{:<52} {:<8} {:<28} {}", "REPOSITORY @ COMMIT", "ARCH", "LICENSE (model card)", "REFS");
+        for m in &others {
+            println!("{:<52} {:<8} {:<28} {}", format!("{} @ {}", m.repo, short(&m.commit)), m.model_type, m.license, m.refs.join(", "));
+        }
     }
     println!("\ncache: {}", settings.cache_dir.display());
     Ok(())
@@ -78,10 +112,6 @@ fn short(revision: &str) -> &str {
     if revision.len() == 40 { &revision[..7] } else { revision }
 }
 
-fn snapshot_dir(file: &std::path::Path) -> String {
-    file.parent().map(|p| p.display().to_string()).unwrap_or_default()
-}
-
 fn unknown(name: &str) -> anyhow::Error {
-    anyhow!("unknown preset '{name}'. Presets: {}", hub::preset_names())
+    anyhow!("unknown model '{name}': not a preset ({}) and not a Hub repository name (OWNER/NAME or OWNER/NAME@REVISION)", hub::preset_names())
 }

@@ -468,7 +468,12 @@ impl Bart {
                 StepSections::lap(&profile.feed_forward, &mut clock);
             }
         }
-        let logits = kernels::linear(&hidden, &self.shared, self.final_logits_bias.as_ref())?;
+        // At fp32 the head runs as transformers' `lm_head` does (`layers::head_logits`: beam
+        // search ties show a different summation order); packed weights on the kernels.
+        let logits = match self.shared.fp32_tensor() {
+            Some(head) => super::layers::head_logits(&hidden, head, self.final_logits_bias.as_ref())?,
+            None => kernels::linear(&hidden, &self.shared, self.final_logits_bias.as_ref())?,
+        };
         if let Some(profile) = &source.profile {
             StepSections::lap(&profile.head, &mut clock);
             profile.steps.set(profile.steps.get() + 1);

@@ -42,7 +42,7 @@ const LOCK_WAIT_LIMIT: Duration = Duration::from_secs(60 * 60);
 pub enum HubError {
     #[error(
         "`{filename}` of model `{repo}` (revision `{revision}`) is not in the Hugging Face cache at {}, \
-         and offline mode is on (--offline or HF_HUB_OFFLINE); run `precis models pull <preset>` once \
+         and offline mode is on (--offline or HF_HUB_OFFLINE); run `precis models pull <model>` once \
          with network access to download it",
         cache_dir.display()
     )]
@@ -183,6 +183,16 @@ pub enum HubError {
 
     #[error("invalid model file request: {reason}")]
     InvalidRequest { reason: String },
+
+    #[error(
+        "model `{repo}` has no revision `{revision}` on the Hub (HTTP 404 from {url}); check the \
+         revision after `@` (a branch, a tag, a commit sha or a ref such as refs/pr/2)"
+    )]
+    RevisionNotFound {
+        repo: String,
+        revision: String,
+        url: String,
+    },
 }
 
 fn quoted_list(items: &[String]) -> String {
@@ -283,6 +293,75 @@ fn check_request(repo_id: &str, revision: &str, filename: &str) -> Result<(), Hu
         .and_then(|()| check_revision(revision))
         .and_then(|()| check_filename(filename))
         .map_err(|reason| HubError::InvalidRequest { reason })
+}
+
+/// What the Hub's model API says about a repository at one revision: the commit the revision
+/// points to and the names of the files at that commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoInfo {
+    pub commit: String,
+    pub files: Vec<String>,
+}
+
+/// Asks the Hub's model API (`GET {endpoint}/api/models/{repo}/revision/{revision}`, what
+/// huggingface_hub's `model_info` calls) for the commit `revision` points to and the files there.
+/// Never used offline.
+pub fn repo_info(settings: &HubSettings, repo_id: &str, revision: &str) -> Result<RepoInfo, HubError> {
+    check_request(repo_id, revision, "config.json")?;
+    if settings.offline {
+        return Err(HubError::Offline {
+            repo: repo_id.to_string(),
+            revision: revision.to_string(),
+            filename: "the file list".to_string(),
+            cache_dir: settings.cache_dir.clone(),
+        });
+    }
+    let url = api_url(&settings.endpoint, repo_id, revision);
+    let request = Download { settings, repo_id, revision, filename: "the file list (model API)" };
+    let response = match request.request_following_redirects(&url) {
+        Ok((response, _, _)) => response,
+        Err(HubError::NotFound { .. }) => {
+            return Err(HubError::RevisionNotFound { repo: repo_id.to_string(), revision: revision.to_string(), url })
+        }
+        Err(error) => return Err(error),
+    };
+    let mut body = String::new();
+    response
+        .into_reader()
+        .take(64 * 1024 * 1024)
+        .read_to_string(&mut body)
+        .map_err(|error| request.bad_response(&url, &format!("its answer could not be read: {error}")))?;
+    let info: serde_json::Value =
+        serde_json::from_str(&body).map_err(|error| request.bad_response(&url, &format!("its answer is not JSON: {error}")))?;
+    let commit = info
+        .get("sha")
+        .and_then(|sha| sha.as_str())
+        .filter(|sha| is_commit_sha(sha))
+        .ok_or_else(|| request.bad_response(&url, "its answer has no commit sha (`sha`)"))?
+        .to_ascii_lowercase();
+    let siblings = info
+        .get("siblings")
+        .and_then(|siblings| siblings.as_array())
+        .ok_or_else(|| request.bad_response(&url, "its answer has no file list (`siblings`)"))?;
+    let mut files = Vec::with_capacity(siblings.len());
+    for sibling in siblings {
+        let name = sibling
+            .get("rfilename")
+            .and_then(|name| name.as_str())
+            .ok_or_else(|| request.bad_response(&url, "a `siblings` entry has no `rfilename`"))?;
+        // A name that could escape the cache folder is not a file precis would fetch.
+        if check_filename(name).is_ok() {
+            files.push(name.to_string());
+        }
+    }
+    write_ref(&settings.cache_dir, repo_id, revision, &commit)
+        .map_err(io_error("record the revision of", &super::cache::repo_dir(&settings.cache_dir, repo_id)))?;
+    Ok(RepoInfo { commit, files })
+}
+
+/// `{endpoint}/api/models/{repo}/revision/{revision}`, the revision as one path segment.
+pub fn api_url(endpoint: &str, repo_id: &str, revision: &str) -> String {
+    format!("{}/api/models/{}/revision/{}", endpoint.trim_end_matches('/'), percent_encode(repo_id, true), percent_encode(revision, false))
 }
 
 /// `{endpoint}/{repo}/resolve/{revision}/{filename}`, encoded like huggingface_hub's

@@ -1,20 +1,30 @@
-//! Models: the presets in `models/*.toml`, and turning `--model NAME|DIR` into local files.
+//! Models as files: the presets in `models/*.toml`, and turning `--model NAME|OWNER/NAME[@REVISION]|DIR`
+//! into local files.
 //!
 //! A preset name resolves through the standard Hugging Face cache (shared with Python users) and
-//! downloads what is missing; a directory is used as it is. Submodules: `cache` (cache layout and
-//! settings), `download` (fetching into the cache), `weights` (checking weights before loading).
+//! downloads what is missing; any other Hub repository is listed by the Hub's model API (or, offline,
+//! by its cache snapshot) and fetched the same way (`repo`); a directory is used as it is.
+//! Submodules: `cache` (cache layout and settings), `download` (fetching into the cache), `repo`
+//! (repositories by name: file lists and the choice of files), `weights` (checking and reading
+//! weights files in every form), `pickle` (PyTorch's pickled tensors, read without Python).
+//!
+//! Files in, files out: it does not read a model's configuration (the engine does) and knows no
+//! architecture; a preset's `architecture` is a label it shows.
 
 pub mod cache;
 pub mod download;
+pub mod pickle;
+pub mod repo;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::engine::seq2seq::{Architecture, GenerationSettings, ModelFiles, TokenizerFiles};
+use crate::generation::{Generation, OutputSettings};
 use cache::HubSettings;
+use repo::RepoSpec;
 
 /// The preset files, compiled in so the binary works from any directory.
 const PRESET_SOURCES: &[(&str, &str)] = &[
@@ -33,16 +43,6 @@ pub const DEFAULT_MODEL: &str = "distilbart-cnn-12-6";
 /// The preset used for the headline unless `--headline-model` says otherwise.
 pub const DEFAULT_HEADLINE_MODEL: &str = "t5-small-headline";
 
-/// Decoding settings for each of the three outputs.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutputSettings {
-    pub headline: GenerationSettings,
-    #[serde(rename = "abstract")]
-    pub abstract_: GenerationSettings,
-    pub bullets: GenerationSettings,
-}
-
 /// One model preset, as written in `models/NAME.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,7 +50,8 @@ pub struct Preset {
     pub name: String,
     pub repo: String,
     pub revision: String,
-    pub architecture: Architecture,
+    /// config.json's `model_type` of the repository (shown in `precis models list`).
+    pub architecture: String,
     pub license: String,
     pub description: String,
     #[serde(default)]
@@ -91,50 +92,102 @@ pub fn find_preset(name: &str) -> Result<Option<Preset>> {
     Ok(presets()?.into_iter().find(|p| p.name == name || p.repo == name))
 }
 
-/// A model ready to load: where its files are and how to run it.
+/// The tokenizer files of a model, in order of preference.
+#[derive(Debug, Clone)]
+pub enum TokenizerFiles {
+    /// A Hugging Face `tokenizer.json`, with the `special_tokens_map.json` rust-bert needs beside it.
+    Json { tokenizer: PathBuf, special_tokens_map: Option<PathBuf> },
+    /// Byte-level BPE as `vocab.json` + `merges.txt` (BART / RoBERTa style).
+    VocabMerges { vocab: PathBuf, merges: PathBuf },
+    /// A SentencePiece model (`spiece.model`; T5 and PEGASUS).
+    SentencePiece { model: PathBuf },
+}
+
+/// Everything needed to load one model from local files.
+#[derive(Debug, Clone)]
+pub struct ModelFiles {
+    pub config: PathBuf,
+    /// `generation_config.json`, when the model has one.
+    pub generation_config: Option<PathBuf>,
+    /// One weights file, or the index (`*.index.json`) of shards beside it.
+    pub weights: PathBuf,
+    pub tokenizer: TokenizerFiles,
+    /// The model card (`README.md`), when there is one.
+    pub card: Option<PathBuf>,
+}
+
+impl ModelFiles {
+    /// The files of a model directory laid out like a Hub repository (config.json, weights,
+    /// tokenizer; the best form of each that is there).
+    pub fn in_directory(dir: &Path) -> Result<ModelFiles> {
+        let what = format!("model directory {}", dir.display());
+        let choice = repo::choose_files(&repo::list_dir(dir), &what)?;
+        repo::files_in(dir, &choice)
+    }
+}
+
+/// A model ready to load: where its files are, and what a preset decided about running it.
 #[derive(Debug, Clone)]
 pub struct ResolvedModel {
-    /// What the user named: a preset name or a directory.
+    /// What the user named: a preset name, a repository or a directory.
     pub spec: String,
     /// Hub repo id, or the directory for a local model.
     pub id: String,
-    /// Pinned revision, or "local".
+    /// The commit the files come from (a preset's pinned revision), or "local".
     pub revision: String,
-    pub architecture: Architecture,
-    pub prefix: String,
-    pub window: usize,
-    pub generation: OutputSettings,
     pub files: ModelFiles,
     pub license: String,
+    /// A preset's input prefix; `None`: the model's own configuration decides.
+    pub prefix: Option<String>,
+    /// A preset's input window; `None`: the model's own configuration decides.
+    pub window: Option<usize>,
+    /// A preset's decoding settings; `None`: the model's own configuration decides.
+    pub generation: Option<Generation>,
 }
 
-/// Resolves a preset name or a directory to local files, downloading a preset's missing files.
+/// Resolves a preset name, a Hub repository (`OWNER/NAME[@REVISION]`) or a directory to local
+/// files, downloading what is missing from the cache.
 pub fn resolve(spec: &str, hub: &HubSettings) -> Result<ResolvedModel> {
     if Path::new(spec).is_dir() {
         return resolve_directory(Path::new(spec));
     }
-    let preset = find_preset(spec)?.ok_or_else(|| unknown_model(spec))?;
-    let files = fetch_preset_files(&preset, hub)?;
+    if let Some(preset) = find_preset(spec)? {
+        let files = fetch_preset_files(&preset, hub)?;
+        return Ok(ResolvedModel {
+            spec: spec.to_string(),
+            id: preset.repo.clone(),
+            revision: preset.revision.clone(),
+            files,
+            license: preset.license.clone(),
+            prefix: Some(preset.prefix.clone()),
+            window: Some(preset.window),
+            generation: Some(
+                Generation::uniform(preset.generation, &format!("preset {} (models/{}.toml)", preset.name, preset.name))
+                    .with_prefix_source(&format!("preset {}: {:?}", preset.name, preset.prefix)),
+            ),
+        });
+    }
+    let repo = RepoSpec::parse(spec).ok_or_else(|| unknown_model(spec))?;
+    let (commit, files) = repo::locate(&repo, hub, false)?;
     Ok(ResolvedModel {
         spec: spec.to_string(),
-        id: preset.repo.clone(),
-        revision: preset.revision.clone(),
-        architecture: preset.architecture,
-        prefix: preset.prefix.clone(),
-        window: preset.window,
-        generation: preset.generation,
+        id: repo.repo.clone(),
+        revision: commit,
+        license: repo::license_of(&files),
         files,
-        license: preset.license.clone(),
+        prefix: None,
+        window: None,
+        generation: None,
     })
 }
 
-/// Which `--model` values are not usable at all (user mistakes), as opposed to a preset whose
+/// Which `--model` values are not usable at all (user mistakes), as opposed to a model whose
 /// files are merely unavailable right now. Checked before any work starts.
 pub fn check_spec(spec: &str) -> Result<()> {
     if Path::new(spec).is_dir() {
         return resolve_directory(Path::new(spec)).map(|_| ());
     }
-    if find_preset(spec)?.is_some() {
+    if find_preset(spec)?.is_some() || RepoSpec::parse(spec).is_some() {
         return Ok(());
     }
     Err(unknown_model(spec))
@@ -143,9 +196,12 @@ pub fn check_spec(spec: &str) -> Result<()> {
 fn unknown_model(spec: &str) -> anyhow::Error {
     let names = preset_names();
     if Path::new(spec).exists() {
-        anyhow!("--model {spec}: not a directory; give a model directory (config.json, weights, tokenizer) or a preset name ({names})")
+        anyhow!("--model {spec}: not a directory; give a model directory (config.json, weights, tokenizer), a Hub repository (OWNER/NAME[@REVISION]) or a preset name ({names})")
     } else {
-        anyhow!("unknown model '{spec}': not a preset and not a directory. Presets: {names} (see `precis models list`)")
+        anyhow!(
+            "unknown model '{spec}': not a preset, not a Hub repository name (OWNER/NAME or OWNER/NAME@REVISION) and not a directory. \
+             Presets: {names} (see `precis models list`)"
+        )
     }
 }
 
@@ -154,7 +210,12 @@ pub fn fetch_preset_files(preset: &Preset, hub: &HubSettings) -> Result<ModelFil
     let fetch_one = |candidates: &[&str]| download::fetch_first(hub, &preset.repo, &preset.revision, candidates);
     let (_, config) = fetch_one(&["config.json"]).map_err(|e| anyhow!("model {}: {e}", preset.name))?;
     let weight_names: Vec<&str> = preset.weights.iter().map(String::as_str).collect();
-    let (_, weights) = fetch_one(&weight_names).map_err(|e| anyhow!("model {}: {e}", preset.name))?;
+    let (weights_name, weights) = fetch_one(&weight_names).map_err(|e| anyhow!("model {}: {e}", preset.name))?;
+    if weights_name.ends_with(".index.json") {
+        for shard in weights::shard_names(&weights)? {
+            download::fetch(hub, &preset.repo, &preset.revision, &shard).map_err(|e| anyhow!("model {}: {e}", preset.name))?;
+        }
+    }
     let mut last_error = None;
     for candidate in &preset.tokenizer {
         let parts: Vec<&str> = candidate.split('+').collect();
@@ -175,7 +236,8 @@ pub fn fetch_preset_files(preset: &Preset, hub: &HubSettings) -> Result<ModelFil
                 None
             };
             let tokenizer = tokenizer_files(&parts, paths, special_tokens_map)?;
-            return Ok(ModelFiles { config, weights, tokenizer });
+            // A preset's decoding settings are its own: its generation_config.json is not fetched.
+            return Ok(ModelFiles { config, generation_config: None, weights, tokenizer, card: None });
         }
     }
     match last_error {
@@ -193,75 +255,30 @@ fn tokenizer_files(parts: &[&str], paths: Vec<PathBuf>, special_tokens_map: Opti
     }
 }
 
-/// A local model directory: files are found by name, the architecture from config.json's
-/// `model_type`, and decoding settings from the preset that is the default for that architecture.
+/// A local model directory, laid out like a Hub repository: its configuration decides how it runs
+/// (the engine reads it), its card (`README.md`) states its license.
 pub fn resolve_directory(dir: &Path) -> Result<ResolvedModel> {
-    let shown = dir.display();
-    let config = dir.join("config.json");
-    if !config.is_file() {
-        bail!("model directory {shown} has no config.json; a model directory needs config.json, weights (model.safetensors or rust_model.ot) and a tokenizer");
-    }
-    let config_text = std::fs::read_to_string(&config).with_context(|| format!("cannot read {}", config.display()))?;
-    let config_json: serde_json::Value =
-        serde_json::from_str(&config_text).with_context(|| format!("{} is not valid JSON", config.display()))?;
-    let model_type = config_json.get("model_type").and_then(|v| v.as_str()).unwrap_or("");
-    let architecture = match model_type {
-        "bart" => Architecture::Bart,
-        "pegasus" => Architecture::Pegasus,
-        "t5" => Architecture::T5,
-        other => bail!("model directory {shown}: config.json says model_type \"{other}\"; precis runs bart, pegasus and t5 models"),
-    };
-    let weights = ["model.safetensors", "rust_model.ot"]
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|path| path.is_file())
-        .ok_or_else(|| {
-            let pickle = if dir.join("pytorch_model.bin").is_file() {
-                " (it has pytorch_model.bin, which libtorch cannot read from Rust: re-save it with transformers' save_pretrained to get model.safetensors)"
-            } else {
-                ""
-            };
-            anyhow!("model directory {shown} has no weights: expected model.safetensors or rust_model.ot{pickle}")
-        })?;
-    let tokenizer = if dir.join("tokenizer.json").is_file() {
-        let map = dir.join("special_tokens_map.json");
-        TokenizerFiles::Json { tokenizer: dir.join("tokenizer.json"), special_tokens_map: map.is_file().then_some(map) }
-    } else if dir.join("vocab.json").is_file() && dir.join("merges.txt").is_file() {
-        TokenizerFiles::VocabMerges { vocab: dir.join("vocab.json"), merges: dir.join("merges.txt") }
-    } else if dir.join("spiece.model").is_file() {
-        TokenizerFiles::SentencePiece { model: dir.join("spiece.model") }
-    } else {
-        bail!("model directory {shown} has no tokenizer: expected tokenizer.json, vocab.json + merges.txt, or spiece.model");
-    };
-    let defaults = presets()?
-        .into_iter()
-        .find(|p| p.architecture == architecture && p.name == default_preset_for(architecture))
-        .ok_or_else(|| anyhow!("no default preset for {}", architecture.name()))?;
-    let prefix = match architecture {
-        Architecture::T5 => config_json.get("prefix").and_then(|v| v.as_str()).unwrap_or("summarize: ").to_string(),
-        _ => String::new(),
-    };
-    let window = match architecture {
-        Architecture::T5 => config_json.get("n_positions").and_then(|v| v.as_u64()).map(|v| v as usize).unwrap_or(512),
-        _ => config_json.get("max_position_embeddings").and_then(|v| v.as_u64()).map(|v| v as usize).unwrap_or(1024),
-    };
+    let files = ModelFiles::in_directory(dir)?;
+    let license = files.card.as_deref().and_then(repo::card_license).unwrap_or_else(|| "see the model's own card".to_string());
     Ok(ResolvedModel {
         spec: dir.display().to_string(),
         id: dir.display().to_string(),
         revision: "local".to_string(),
-        architecture,
-        prefix,
-        window,
-        generation: defaults.generation,
-        files: ModelFiles { config, weights, tokenizer },
-        license: "see the model's own card".to_string(),
+        files,
+        license,
+        prefix: None,
+        window: None,
+        generation: None,
     })
 }
 
-fn default_preset_for(architecture: Architecture) -> &'static str {
-    match architecture {
-        Architecture::Bart => "distilbart-cnn-12-6",
-        Architecture::Pegasus => "pegasus-cnn-dailymail",
-        Architecture::T5 => "t5-small",
+/// The preset whose settings a model of this `model_type` (config.json) falls back to when its
+/// own configuration sets no summary length.
+pub fn default_preset_for(model_type: &str) -> Option<&'static str> {
+    match model_type {
+        "bart" => Some("distilbart-cnn-12-6"),
+        "pegasus" => Some("pegasus-cnn-dailymail"),
+        "t5" => Some("t5-small"),
+        _ => None,
     }
 }

@@ -1,9 +1,12 @@
-//! Checks a weights file before libtorch sees it, decides how it must be loaded, and reads
-//! safetensors files tensor by tensor.
+//! Reads a model's weights in every form the Hub has: safetensors (one file or shards named by
+//! `model.safetensors.index.json`), PyTorch pickles (`pytorch_model.bin`, one file or shards named
+//! by `pytorch_model.bin.index.json`; read by `pickle`, without Python) and libtorch archives
+//! (`rust_model.ot`), with their stored precision (fp32, fp16, bf16, …).
 //!
-//! libtorch reports a truncated or foreign file with an internal assertion; reading the file's own
-//! structure first turns those into messages that name the file and the fix. This is also where the
-//! Hub's tied-embedding naming trap is detected (see `WeightsPlan::RenameTiedEmbedding`).
+//! The file's own structure is checked first: libtorch reports a truncated or foreign file with an
+//! internal assertion, and a cut-off download must say which file to fetch again. Tensors come out
+//! under the file's names; which name a network wants (tied embeddings stored under one of their
+//! names) is the engine's business.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -12,39 +15,83 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use tch::{Kind, Tensor};
 
-use crate::engine::seq2seq::Architecture;
-
-/// How a weights file must be handed to rust-bert.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WeightsPlan {
-    /// Load the file as it is.
-    AsIs,
-    /// The shared embedding is stored under another of its tied names (SFconvertbot files since
-    /// late 2023 keep `model.decoder.embed_tokens.weight` and list `model.shared.weight` only as an
-    /// alias); rename `from` to `to` in memory while loading.
-    RenameTiedEmbedding { from: String, to: String },
-}
+use super::pickle;
 
 /// Largest safetensors header we accept; real ones are well under 1 MB.
 const MAX_HEADER_BYTES: u64 = 100 * 1024 * 1024;
 
-pub fn inspect(path: &Path, architecture: Architecture) -> Result<WeightsPlan> {
+/// Every tensor of a weights file (or of the shards an index names), under the file's names and
+/// in its stored precision, read one tensor at a time.
+pub fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    let mut tensors = Vec::new();
+    for_each_tensor(path, &mut |name, tensor| {
+        tensors.push((name, tensor));
+        Ok(())
+    })?;
+    Ok(tensors)
+}
+
+/// Every tensor of a weights file (or of the shards an index names), under the file's names and
+/// in its stored precision, handed to `each` as it is read: safetensors one tensor at a time (so
+/// a caller that packs tensors at a lower precision never holds the file's copy of them all);
+/// a pickle or a libtorch archive is read whole first, then handed over tensor by tensor.
+pub fn for_each_tensor(path: &Path, each: &mut dyn FnMut(String, Tensor) -> Result<()>) -> Result<()> {
     let name = path.display();
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let metadata = std::fs::metadata(path).with_context(|| format!("the weights file {name} cannot be read"))?;
     if metadata.len() == 0 {
         bail!("the weights file {name} is empty; delete it and fetch the model again (`precis models pull NAME`)");
     }
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("bin") | Some("pt") | Some("pth") => bail!(
-            "the weights file {name} is a PyTorch pickle, which libtorch cannot read from Rust; \
-             use a model.safetensors or rust_model.ot file (transformers' `save_pretrained` writes safetensors)"
-        ),
-        Some("safetensors") => inspect_safetensors(path, metadata.len(), architecture),
+    if file_name.ends_with(".index.json") {
+        let folder = path.parent().unwrap_or(Path::new("."));
+        for shard in shard_names(path)? {
+            let shard_path = folder.join(&shard);
+            if !shard_path.is_file() {
+                bail!("{name} names the shard {shard}, which is missing beside it; fetch the model again (`precis models pull NAME`)");
+            }
+            for_each_tensor(&shard_path, each)?;
+        }
+        return Ok(());
+    }
+    let tensors = match path.extension().and_then(|e| e.to_str()) {
+        Some("safetensors") => return for_each_safetensor(path, each),
+        Some("bin") | Some("pt") | Some("pth") => pickle::read_tensors(path)?,
         _ => {
             check_libtorch_archive(path, metadata.len())?;
-            Ok(WeightsPlan::AsIs)
+            Tensor::load_multi(path).map_err(|e| anyhow!("the weights file {name} could not be read by libtorch: {e}"))?
+        }
+    };
+    for (tensor_name, tensor) in tensors {
+        each(tensor_name, tensor)?;
+    }
+    Ok(())
+}
+
+/// The shard files a `*.index.json` names (its `weight_map` values), each once, in order.
+pub fn shard_names(index: &Path) -> Result<Vec<String>> {
+    let name = index.display();
+    let text = std::fs::read_to_string(index).with_context(|| format!("cannot read the weights index {name}"))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow!("the weights index {name} is not valid JSON ({e}); delete it and fetch the model again"))?;
+    let map = json
+        .get("weight_map")
+        .and_then(|m| m.as_object())
+        .ok_or_else(|| anyhow!("the weights index {name} has no weight_map"))?;
+    let mut shards: Vec<String> = Vec::new();
+    for (tensor, shard) in map {
+        let shard = shard.as_str().ok_or_else(|| anyhow!("the weights index {name} maps {tensor} to something that is not a file name"))?;
+        if super::cache::check_filename(shard).is_err() || shard.ends_with(".index.json") {
+            bail!("the weights index {name} names the shard {shard:?}, which is not a file beside it");
+        }
+        if !shards.iter().any(|known| known == shard) {
+            shards.push(shard.to_string());
         }
     }
+    if shards.is_empty() {
+        bail!("the weights index {name} names no shards");
+    }
+    shards.sort();
+    Ok(shards)
 }
 
 /// Tensor names of a safetensors file, read from its header only.
@@ -170,26 +217,6 @@ fn read_safetensors_header(path: &Path, file_len: u64) -> Result<SafetensorsHead
     Ok(SafetensorsHeader { tensors, data_start: 8 + header_len })
 }
 
-fn inspect_safetensors(path: &Path, file_len: u64, architecture: Architecture) -> Result<WeightsPlan> {
-    let header = read_safetensors_header(path, file_len)?;
-    let has = |wanted: &str| header.tensors.iter().any(|entry| entry.name == wanted);
-    let (shared, aliases): (&str, &[&str]) = match architecture {
-        Architecture::Bart | Architecture::Pegasus => ("model.shared.weight", &["model.decoder.embed_tokens.weight", "model.encoder.embed_tokens.weight"]),
-        Architecture::T5 => ("shared.weight", &["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]),
-    };
-    if has(shared) {
-        return Ok(WeightsPlan::AsIs);
-    }
-    match aliases.iter().find(|alias| has(alias)) {
-        Some(alias) => Ok(WeightsPlan::RenameTiedEmbedding { from: alias.to_string(), to: shared.to_string() }),
-        None => bail!(
-            "the weights file {} has no {shared} (nor a tied alias of it): it is not a {} model",
-            path.display(),
-            architecture.name()
-        ),
-    }
-}
-
 /// `rust_model.ot` and other libtorch archives are zip files; a cut-off download loses the
 /// end-of-central-directory record, which is cheap to look for.
 fn check_libtorch_archive(path: &Path, file_len: u64) -> Result<()> {
@@ -198,7 +225,7 @@ fn check_libtorch_archive(path: &Path, file_len: u64) -> Result<()> {
     let mut magic = [0u8; 4];
     file.read_exact(&mut magic).map_err(|_| anyhow!("the weights file {name} is too short to be a libtorch archive"))?;
     if &magic != b"PK\x03\x04" {
-        bail!("the weights file {name} is not a libtorch archive (rust_model.ot) nor safetensors; use model.safetensors or rust_model.ot");
+        bail!("the weights file {name} is not a libtorch archive (rust_model.ot), a safetensors file nor a PyTorch checkpoint; use model.safetensors, pytorch_model.bin or rust_model.ot");
     }
     let tail_len = file_len.min(66_000);
     file.seek(SeekFrom::Start(file_len - tail_len))?;

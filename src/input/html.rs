@@ -3,24 +3,34 @@
 //! The page is parsed once (after [`nesting_guard`](super::nesting_guard) has capped absurd
 //! nesting) and walked once, iteratively, into a flat index: one entry per element (parent,
 //! kind, class verdict) plus the text in document order. Every later step is a loop over
-//! that index, so no step recurses and none is worse than linear.
+//! that index (sums and maxima over subtrees are reverse passes, inherited flags forward
+//! passes), so no step recurses and none is worse than linear.
 //!
 //! 1. Never content: `script`, `style`, `nav`, `header`, `footer`, `aside`, `figure`,
 //!    hidden elements, ARIA landmarks such as `role="navigation"`.
-//! 2. Boilerplate by class/id: share, related, comment, newsletter, ad … blocks. Layout words
-//!    (sidebar, menu, `<form>`) only count when the block is not full of prose, because some
-//!    sites wrap the whole page in one.
+//! 2. Boilerplate by class/id ([`class_names`](super::class_names)): share, related,
+//!    comment, byline, caption, ad … blocks; layout words (sidebar, menu, `<form>`) only when
+//!    the block is not full of prose. A class word never removes a block that wraps the
+//!    story: when a story container (`<article>`, `entry-content` …) inside it holds most of
+//!    its prose, the block stays ("Page-ad-margins", "non-ad-column" around an `<article>`).
+//!    Inside a paragraph, an inline element that is only a cluster of links (a hover card
+//!    listing a name's latest headlines) is left out, so it is not fused onto the sentence.
 //! 3. The main block: `[itemprop=articleBody]`, `<article>` or `<main>` when present and
 //!    holding a fair share of the paragraph text; else the element whose paragraphs score
-//!    highest (length, commas, few links), with its similarly scored siblings.
-//! 4. Paragraphs: text of `<p>`, `<h2>`–`<h6>`, `<li>`, `<blockquote>` (and `<dd>`/`<dt>`),
-//!    one paragraph each; loose text between blocks only where the page has no such elements
-//!    or it reads like prose. `<h1>` is the title and is not repeated in the text.
+//!    highest (length, commas, few links), with its similarly scored siblings. A `<div>`
+//!    holding only text and inline elements counts as a paragraph.
+//! 4. Paragraphs: text of `<p>`, `<h2>`–`<h6>`, `<li>`, `<blockquote>`, `<dd>`/`<dt>`, and
+//!    table rows (cells joined by spaces), one paragraph each; loose text between blocks only
+//!    where the page has no such elements or it reads like prose. `<h1>` is the title and is
+//!    not repeated in the text. Paragraphs mostly made of links (related headlines, "click
+//!    here" lines) are dropped, and so are the labels of removed widgets: a heading with
+//!    nothing under it, a short fragment left at the end ("comments").
 
 use std::borrow::Cow;
 
 use scraper::{ElementRef, Html, Node, Selector};
 
+use super::class_names::{self, ClassVerdict};
 use super::nesting_guard;
 use super::{normalize_paragraph, Extracted};
 
@@ -35,6 +45,21 @@ const PROSE_RICH_MAX_LINK_DENSITY: f64 = 0.3;
 /// A semantic container (`<article>` …) wins when it holds at least this share of the
 /// paragraph text of the best-scored block.
 const SEMANTIC_MIN_SHARE_OF_BEST: f64 = 0.5;
+/// A fragment this short without closing punctuation, left at the end of the text, is the
+/// label of a removed widget ("comments", "Share").
+const MAX_LABEL_CHARS: usize = 40;
+/// A paragraph with more of its text inside links than this is navigation (a related
+/// headline, "Click here to get the app"), not prose.
+const MAX_PARAGRAPH_LINK_DENSITY: f64 = 0.66;
+/// An inline element inside a paragraph with at least this many links…
+const MIN_LINK_CLUSTER_LINKS: usize = 3;
+/// …and at least this share of its text in them is a cluster of links, not part of the sentence.
+const MIN_LINK_CLUSTER_DENSITY: f64 = 0.9;
+/// A boilerplate-classed block is kept when a content container inside it holds at least
+/// this much prose…
+const MIN_WRAPPED_STORY_CHARS: usize = 200;
+/// …and at least this share of the block's prose.
+const WRAPPED_STORY_SHARE: f64 = 0.5;
 /// Loose text (outside paragraph elements) is kept next to real paragraphs only when it is
 /// at least this long and ends like a sentence.
 const MIN_LOOSE_PROSE_CHARS: usize = 100;
@@ -52,16 +77,30 @@ pub(super) fn extract(input_name: &str, source: &str) -> Extracted {
     }
     let document = Html::parse_document(&guarded);
     let page = PageIndex::build(&document);
-    let analysis = Analysis::of(&page);
 
+    // Class names are evidence, not proof: when trusting them leaves nothing, the page is read
+    // again without them (readability's retry), then as all its visible text. A page with
+    // text is never refused for its class names.
     let mut paragraphs = Vec::new();
-    if let Some(roots) = analysis.main_blocks(&page) {
-        paragraphs = analysis.paragraphs(&page, &roots);
-    }
-    if paragraphs.is_empty() {
-        // No scored block, or it held nothing usable: take all visible text.
-        let whole_page = page.body().into_iter().collect::<Vec<_>>();
-        paragraphs = analysis.paragraphs(&page, &whole_page);
+    for class_names in [ClassNames::Trusted, ClassNames::Ignored] {
+        let analysis = Analysis::of(&page, class_names);
+        if let Some(roots) = analysis.main_blocks(&page) {
+            paragraphs = analysis.paragraphs(&page, &roots);
+        }
+        if paragraphs.is_empty() {
+            let whole_page = page.body().into_iter().collect::<Vec<_>>();
+            paragraphs = analysis.paragraphs(&page, &whole_page);
+        }
+        if !paragraphs.is_empty() {
+            if class_names == ClassNames::Ignored {
+                warnings.push(format!(
+                    "{input_name}: every block with text has a class or id naming it page \
+                     furniture (ad, sidebar, comments …), so the page was read without them; \
+                     the text may include some furniture"
+                ));
+            }
+            break;
+        }
     }
 
     Extracted {
@@ -78,6 +117,9 @@ struct ElementEntry<'a> {
     kind: ElementKind,
     verdict: ClassVerdict,
     is_semantic_body: bool,
+    /// `<article>`, `<main>`, `itemprop=articleBody`, or a class naming the story's body
+    /// (`entry-content`, `article-body`, `storyText` …).
+    is_story_container: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -86,21 +128,13 @@ enum ElementKind {
     Paragraph,
     /// `<h1>`: the headline.
     Headline,
+    /// `<td>`, `<th>`: a table row's cells are one paragraph, the cells separated by spaces.
+    TableCell,
     /// Other block-level elements: they end a paragraph but do not make one.
     Block,
     Link,
     LineBreak,
     Inline,
-}
-
-/// What an element's class, id or tag says about it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ClassVerdict {
-    Neutral,
-    /// Layout words (sidebar, menu, `<form>`): boilerplate unless full of prose.
-    Suspect,
-    /// Share, related, comment, ad … blocks: always boilerplate.
-    Boilerplate,
 }
 
 enum Event<'a> {
@@ -135,6 +169,7 @@ impl<'a> PageIndex<'a> {
                     kind: element_kind(element.value().name()),
                     verdict: class_verdict(element),
                     is_semantic_body: is_semantic_body(element),
+                    is_story_container: is_story_container(element),
                 });
                 index.events.push(Event::Open(entry));
                 open.push(entry);
@@ -153,7 +188,39 @@ impl<'a> PageIndex<'a> {
                 true
             }
         });
+        index.treat_text_only_divs_as_paragraphs();
         index
+    }
+
+    /// A `<div>` that holds only text and inline elements is a paragraph written with the
+    /// wrong tag (readability's "DIV to P"): it ends a paragraph and votes like `<p>`.
+    fn treat_text_only_divs_as_paragraphs(&mut self) {
+        let count = self.elements.len();
+        let mut has_block_inside = vec![false; count];
+        let mut has_text = vec![false; count];
+        for event in &self.events {
+            if let Event::Text(index, text) = *event {
+                if !text.trim().is_empty() {
+                    has_text[index] = true;
+                }
+            }
+        }
+        for index in (0..count).rev() {
+            if let Some(parent) = self.elements[index].parent {
+                let is_block = !matches!(
+                    self.elements[index].kind,
+                    ElementKind::Link | ElementKind::LineBreak | ElementKind::Inline
+                );
+                has_block_inside[parent] |= is_block || has_block_inside[index];
+                has_text[parent] |= has_text[index];
+            }
+        }
+        for index in 0..count {
+            let entry = &mut self.elements[index];
+            if entry.name == "div" && !has_block_inside[index] && has_text[index] {
+                entry.kind = ElementKind::Paragraph;
+            }
+        }
     }
 
     fn body(&self) -> Option<usize> {
@@ -184,6 +251,11 @@ impl TextStats {
         self.commas += other.commas;
     }
 
+    /// Characters outside links: what a reader reads.
+    fn prose_chars(&self) -> usize {
+        self.chars - self.link_chars
+    }
+
     fn link_density(&self) -> f64 {
         if self.chars == 0 {
             0.0
@@ -193,27 +265,43 @@ impl TextStats {
     }
 }
 
+/// Whether class and id names may remove blocks (the first reading) or not (the retry).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClassNames {
+    Trusted,
+    Ignored,
+}
+
 /// Per-element facts derived from the index, each computed by one pass over it.
 struct Analysis {
     in_paragraph: Vec<bool>,
+    in_link: Vec<bool>,
+    /// Inside a list item or a table cell: data, whatever its length.
+    in_list_or_table: Vec<bool>,
     /// Text directly inside the element (not in child elements).
     own: Vec<TextStats>,
     /// Text of the element and its non-excluded descendants.
     total: Vec<TextStats>,
     excluded: Vec<bool>,
+    /// Removed for a boilerplate word in its class (comments, related …): a heading just
+    /// before it is its label.
+    removed_as_boilerplate: Vec<bool>,
     score: Vec<f64>,
 }
 
 impl Analysis {
-    fn of(page: &PageIndex<'_>) -> Self {
+    fn of(page: &PageIndex<'_>, class_names: ClassNames) -> Self {
         let count = page.elements.len();
         let mut in_link = vec![false; count];
         let mut in_paragraph = vec![false; count];
+        let mut in_list_or_table = vec![false; count];
         for (index, entry) in page.elements.iter().enumerate() {
             let parent = entry.parent;
             in_link[index] = entry.kind == ElementKind::Link || parent.is_some_and(|p| in_link[p]);
-            in_paragraph[index] =
-                entry.kind == ElementKind::Paragraph || parent.is_some_and(|p| in_paragraph[p]);
+            in_paragraph[index] = matches!(entry.kind, ElementKind::Paragraph | ElementKind::TableCell)
+                || parent.is_some_and(|p| in_paragraph[p]);
+            in_list_or_table[index] = matches!(entry.name, "li" | "dd" | "dt" | "td" | "th")
+                || parent.is_some_and(|p| in_list_or_table[p]);
         }
 
         let mut own = vec![TextStats::default(); count];
@@ -232,46 +320,122 @@ impl Analysis {
             }
         }
 
-        // Children follow their parents in the index, so a reverse pass sums subtrees.
-        let mut raw_total = own.clone();
+        let nothing_excluded = vec![false; count];
+        let raw_total = subtree_totals(page, &own, &nothing_excluded);
+
+        // Links in each subtree, for spotting link clusters inside paragraphs.
+        let mut links = vec![0usize; count];
         for index in (0..count).rev() {
+            if page.elements[index].kind == ElementKind::Link {
+                links[index] += 1;
+            }
             if let Some(parent) = page.elements[index].parent {
-                let child = raw_total[index];
-                raw_total[parent].add(child);
+                links[parent] += links[index];
             }
         }
-
-        let mut excluded = vec![false; count];
-        for (index, entry) in page.elements.iter().enumerate() {
-            let boilerplate = match entry.verdict {
-                ClassVerdict::Neutral => false,
-                ClassVerdict::Boilerplate => true,
-                ClassVerdict::Suspect => !is_prose_rich(&raw_total[index]),
-            };
-            excluded[index] = boilerplate || entry.parent.is_some_and(|p| excluded[p]);
-        }
-
-        let mut total: Vec<TextStats> = (0..count)
-            .map(|index| {
-                if excluded[index] {
-                    TextStats::default()
-                } else {
-                    own[index]
-                }
-            })
-            .collect();
+        // An inline element inside a paragraph that is nothing but several links (a name's
+        // hover card listing its latest headlines, "Related: A | B | C") is not the sentence
+        // it sits in.
+        // The innermost such element is the cluster, so that a link the sentence needs (the
+        // name the hover card belongs to) stays.
+        let mut looks_like_cluster = vec![false; count];
+        let mut child_looks_like_cluster = vec![false; count];
         for index in (0..count).rev() {
-            if let (false, Some(parent)) = (excluded[index], page.elements[index].parent) {
-                let child = total[index];
-                total[parent].add(child);
+            let entry = &page.elements[index];
+            looks_like_cluster[index] = entry.kind == ElementKind::Inline
+                && entry.parent.is_some_and(|parent| in_paragraph[parent])
+                && links[index] >= MIN_LINK_CLUSTER_LINKS
+                && raw_total[index].link_density() >= MIN_LINK_CLUSTER_DENSITY;
+            if let (true, Some(parent)) = (looks_like_cluster[index], entry.parent) {
+                child_looks_like_cluster[parent] = true;
             }
         }
+        let mut in_link_cluster = vec![false; count];
+        for (index, entry) in page.elements.iter().enumerate() {
+            let is_cluster = looks_like_cluster[index] && !child_looks_like_cluster[index];
+            in_link_cluster[index] = is_cluster || entry.parent.is_some_and(|p| in_link_cluster[p]);
+        }
+        let clean_total = subtree_totals(page, &own, &in_link_cluster);
+
+        // The prose of the largest story container (`<article>`, `entry-content` …) inside
+        // each element, itself included: a class word never removes the block that wraps the
+        // story ("Page-ad-margins", "non-ad-column" around an `<article>`).
+        let mut inner_container_prose = vec![0usize; count];
+        for index in (0..count).rev() {
+            // `<article class="comment">` is a comment, not a story.
+            let entry = &page.elements[index];
+            if entry.is_story_container && entry.verdict != ClassVerdict::Boilerplate {
+                inner_container_prose[index] =
+                    inner_container_prose[index].max(clean_total[index].prose_chars());
+            }
+            if let Some(parent) = page.elements[index].parent {
+                inner_container_prose[parent] =
+                    inner_container_prose[parent].max(inner_container_prose[index]);
+            }
+        }
+        let wraps_the_story = |index: usize| {
+            let container = inner_container_prose[index];
+            container >= MIN_WRAPPED_STORY_CHARS
+                && container as f64 >= WRAPPED_STORY_SHARE * clean_total[index].prose_chars() as f64
+        };
+
+        // An `<article>` inside another is, in HTML's own terms, content related to the outer
+        // one (a comment, a teaser of another story), unless it holds most of the outer
+        // article's prose (a page that wraps everything, story included, in `<article>`).
+        let mut enclosing_article_prose = vec![0usize; count];
+        for (index, entry) in page.elements.iter().enumerate() {
+            if let Some(parent) = entry.parent {
+                enclosing_article_prose[index] = if page.elements[parent].name == "article" {
+                    clean_total[parent].prose_chars()
+                } else {
+                    enclosing_article_prose[parent]
+                };
+            }
+        }
+        let is_nested_related_article = |index: usize| {
+            page.elements[index].name == "article"
+                && enclosing_article_prose[index] > 0
+                && (clean_total[index].prose_chars() as f64)
+                    < WRAPPED_STORY_SHARE * enclosing_article_prose[index] as f64
+        };
+
+        // A weakly worded block ("ad", "modal") that holds most of the page's prose is its
+        // wrapper, not an ad.
+        let page_prose = page.body().map_or(0, |body| clean_total[body].prose_chars());
+        let holds_most_of_the_page =
+            |index: usize| clean_total[index].prose_chars() as f64 >= WRAPPED_STORY_SHARE * page_prose as f64;
+
+        let mut excluded = in_link_cluster;
+        let mut removed_as_boilerplate = vec![false; count];
+        for (index, entry) in page.elements.iter().enumerate() {
+            let verdict = match class_names {
+                ClassNames::Trusted => entry.verdict,
+                ClassNames::Ignored => ClassVerdict::Neutral,
+            };
+            let boilerplate = match verdict {
+                ClassVerdict::Neutral => false,
+                ClassVerdict::Boilerplate => !wraps_the_story(index),
+                ClassVerdict::WeakBoilerplate => {
+                    !wraps_the_story(index) && !holds_most_of_the_page(index)
+                }
+                ClassVerdict::Layout => {
+                    !is_prose_rich(&clean_total[index]) && !wraps_the_story(index)
+                }
+            };
+            removed_as_boilerplate[index] = verdict == ClassVerdict::Boilerplate && boilerplate;
+            let boilerplate = boilerplate || is_nested_related_article(index);
+            excluded[index] |= boilerplate || entry.parent.is_some_and(|p| excluded[p]);
+        }
+        let total = subtree_totals(page, &own, &excluded);
 
         let mut analysis = Analysis {
             in_paragraph,
+            in_link,
+            in_list_or_table,
             own,
             total,
             excluded,
+            removed_as_boilerplate,
             score: vec![0.0; count],
         };
         analysis.score_containers(page);
@@ -287,7 +451,9 @@ impl Analysis {
             if self.excluded[index] {
                 continue;
             }
-            let (stats, first_voter) = if entry.name == "p" {
+            let votes_as_paragraph = entry.name == "p"
+                || (entry.name == "div" && entry.kind == ElementKind::Paragraph);
+            let (stats, first_voter) = if votes_as_paragraph {
                 (self.total[index], entry.parent)
             } else if matches!(entry.name, "div" | "section" | "td" | "article" | "main")
                 && self.own[index].chars >= MIN_LOOSE_BLOCK_CHARS
@@ -366,27 +532,47 @@ impl Analysis {
     /// The paragraphs of the given blocks (and their descendants), in document order.
     fn paragraphs(&self, page: &PageIndex<'_>, roots: &[usize]) -> Vec<String> {
         let count = page.elements.len();
+        let mut is_root = vec![false; count];
+        for &root in roots {
+            is_root[root] = true;
+        }
         let mut emitted = vec![false; count];
         for (index, entry) in page.elements.iter().enumerate() {
-            let inside = roots.contains(&index) || entry.parent.is_some_and(|p| emitted[p]);
+            let inside = is_root[index] || entry.parent.is_some_and(|p| emitted[p]);
             emitted[index] = inside && !self.excluded[index] && entry.kind != ElementKind::Headline;
         }
 
         let mut collector = ParagraphCollector::default();
         for event in &page.events {
+            if let Event::Open(index) = *event {
+                let parent_emitted = page.elements[index].parent.is_some_and(|p| emitted[p]);
+                if self.removed_as_boilerplate[index] && parent_emitted {
+                    collector.end_paragraph();
+                    collector.removed_block();
+                }
+            }
             match *event {
                 Event::Open(index) | Event::Close(index) => match page.elements[index].kind {
                     ElementKind::Paragraph | ElementKind::Headline | ElementKind::Block => {
-                        collector.end_paragraph()
+                        collector.end_paragraph();
+                        if matches!(event, Event::Open(_)) {
+                            collector.heading_level = heading_level(page.elements[index].name);
+                        }
                     }
                     ElementKind::LineBreak if emitted[index] && matches!(event, Event::Open(_)) => {
                         collector.line_break()
                     }
+                    ElementKind::TableCell => collector.cell_boundary(),
                     _ => {}
                 },
                 Event::Text(index, text) => {
                     if emitted[index] {
-                        collector.text(text, self.in_paragraph[index]);
+                        collector.text(
+                            text,
+                            self.in_paragraph[index],
+                            self.in_link[index],
+                            self.in_list_or_table[index],
+                        );
                     }
                 }
             }
@@ -394,6 +580,23 @@ impl Analysis {
         collector.end_paragraph();
         collector.finish()
     }
+}
+
+/// Each element's text and that of its descendants, leaving out the `excluded` subtrees.
+/// Children follow their parents in the index, so one reverse pass sums every subtree.
+fn subtree_totals(page: &PageIndex<'_>, own: &[TextStats], excluded: &[bool]) -> Vec<TextStats> {
+    let mut total: Vec<TextStats> = own
+        .iter()
+        .zip(excluded)
+        .map(|(stats, &excluded)| if excluded { TextStats::default() } else { *stats })
+        .collect();
+    for index in (0..total.len()).rev() {
+        if let (false, Some(parent)) = (excluded[index], page.elements[index].parent) {
+            let child = total[index];
+            total[parent].add(child);
+        }
+    }
+    total
 }
 
 fn is_prose_rich(stats: &TextStats) -> bool {
@@ -407,27 +610,60 @@ struct ParagraphCollector {
     paragraphs: Vec<CollectedParagraph>,
     buffer: String,
     buffer_in_paragraph_element: bool,
+    /// Visible characters in the buffer, and how many of them are inside links.
+    buffer_chars: usize,
+    buffer_link_chars: usize,
+    /// Set while the buffer holds a `<h2>`–`<h6>` heading: its level.
+    heading_level: Option<u8>,
+    buffer_in_list_or_table: bool,
     /// `<br>`s since the last visible text: two in a row end a paragraph (old-style pages).
     pending_line_breaks: usize,
 }
 
 struct CollectedParagraph {
+    /// Empty for the mark of a removed boilerplate block.
     text: String,
+    removed_block: bool,
     from_paragraph_element: bool,
+    link_density: f64,
+    heading_level: Option<u8>,
+    in_list_or_table: bool,
 }
 
 impl ParagraphCollector {
-    fn text(&mut self, text: &str, in_paragraph_element: bool) {
+    fn text(&mut self, text: &str, in_paragraph_element: bool, in_link: bool, in_list_or_table: bool) {
         if text.trim().is_empty() {
             self.buffer.push(' ');
             return;
         }
-        if self.pending_line_breaks >= 2 && !in_paragraph_element {
+        if self.pending_line_breaks >= 2 {
             self.end_paragraph();
         }
         self.pending_line_breaks = 0;
+        let chars = text.chars().filter(|c| !c.is_whitespace()).count();
+        self.buffer_chars += chars;
+        if in_link {
+            self.buffer_link_chars += chars;
+        }
         self.buffer.push_str(text);
         self.buffer_in_paragraph_element |= in_paragraph_element;
+        self.buffer_in_list_or_table |= in_list_or_table;
+    }
+
+    /// Marks where a boilerplate block (comments, related links …) was left out.
+    fn removed_block(&mut self) {
+        self.paragraphs.push(CollectedParagraph {
+            text: String::new(),
+            removed_block: true,
+            from_paragraph_element: false,
+            link_density: 0.0,
+            heading_level: None,
+            in_list_or_table: false,
+        });
+    }
+
+    fn cell_boundary(&mut self) {
+        self.buffer.push(' ');
     }
 
     fn line_break(&mut self) {
@@ -441,11 +677,19 @@ impl ParagraphCollector {
         if !text.is_empty() {
             self.paragraphs.push(CollectedParagraph {
                 text,
+                removed_block: false,
                 from_paragraph_element: self.buffer_in_paragraph_element,
+                link_density: self.buffer_link_chars as f64 / self.buffer_chars.max(1) as f64,
+                heading_level: self.heading_level,
+                in_list_or_table: self.buffer_in_list_or_table,
             });
         }
+        self.heading_level = None;
+        self.buffer_in_list_or_table = false;
         self.buffer.clear();
         self.buffer_in_paragraph_element = false;
+        self.buffer_chars = 0;
+        self.buffer_link_chars = 0;
     }
 
     fn finish(self) -> Vec<String> {
@@ -453,20 +697,96 @@ impl ParagraphCollector {
             .paragraphs
             .iter()
             .any(|paragraph| paragraph.from_paragraph_element);
-        let mut kept: Vec<String> = Vec::new();
-        for paragraph in self.paragraphs {
-            let keep = paragraph.from_paragraph_element
-                || !has_paragraph_elements
-                || reads_like_prose(&paragraph.text);
-            if keep
-                && !is_boilerplate_phrase(&paragraph.text)
-                && kept.last() != Some(&paragraph.text)
-            {
-                kept.push(paragraph.text);
+        let keep: Vec<bool> = self
+            .paragraphs
+            .iter()
+            .map(|paragraph| {
+                !paragraph.removed_block
+                    && (paragraph.from_paragraph_element
+                        || !has_paragraph_elements
+                        || reads_like_prose(&paragraph.text))
+                    && paragraph.link_density <= MAX_PARAGRAPH_LINK_DENSITY
+                    && !is_boilerplate_phrase(&paragraph.text)
+                    && !is_unrendered_shortcode(&paragraph.text)
+            })
+            .collect();
+        // A heading right before a removed boilerplate block or a dropped list of links is
+        // that block's label ("Related news", "Comments").
+        let labels_removed_block = |index: usize| {
+            self.paragraphs[index].heading_level.is_some()
+                && self.paragraphs.get(index + 1).is_some_and(|next| {
+                    next.removed_block || next.link_density > MAX_PARAGRAPH_LINK_DENSITY
+                })
+        };
+        let labels: Vec<bool> = (0..self.paragraphs.len()).map(labels_removed_block).collect();
+        let mut kept: Vec<CollectedParagraph> = Vec::new();
+        for ((paragraph, keep), label) in self.paragraphs.into_iter().zip(keep).zip(labels) {
+            if keep && !label && kept.last().map(|last| &last.text) != Some(&paragraph.text) {
+                kept.push(paragraph);
             }
         }
-        kept
+        drop_orphan_labels(&mut kept);
+        kept.into_iter().map(|paragraph| paragraph.text).collect()
     }
+}
+
+/// Removes headings left without a paragraph under them and short labels left at the end:
+/// what they introduced ("Comments", "Related news", "About the author") was boilerplate and
+/// is gone. A heading followed by a heading of a higher rank (an `<h3>` by an `<h2>`), or
+/// by nothing, is such a label; so is a short fragment without closing punctuation at the
+/// very end (list items and table rows are data, not labels). Runs of same-rank headings are kept: they are often the story's own list.
+fn drop_orphan_labels(paragraphs: &mut Vec<CollectedParagraph>) {
+    while paragraphs.last().is_some_and(|last| {
+        last.heading_level.is_some() || (!last.in_list_or_table && is_short_fragment(&last.text))
+    }) && paragraphs.len() > 1
+    {
+        paragraphs.pop();
+    }
+    let mut next_heading_level: Option<u8> = None;
+    let mut keep = vec![true; paragraphs.len()];
+    for (index, paragraph) in paragraphs.iter().enumerate().rev() {
+        if let Some(level) = paragraph.heading_level {
+            if next_heading_level.is_some_and(|next| next < level) {
+                keep[index] = false;
+                continue;
+            }
+        }
+        next_heading_level = paragraph.heading_level;
+    }
+    let mut index = 0;
+    paragraphs.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
+}
+
+/// A paragraph wrapped in a blogging platform's shortcode that the site failed to render,
+/// `[button link="…"]Send us your review[/button]`: template markup, not prose.
+fn is_unrendered_shortcode(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix('[') else {
+        return false;
+    };
+    let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    !name.is_empty() && text.to_ascii_lowercase().ends_with(&format!("[/{}]", name.to_ascii_lowercase()))
+}
+
+fn is_short_fragment(text: &str) -> bool {
+    text.chars().count() <= MAX_LABEL_CHARS && !ends_like_a_sentence(text)
+}
+
+fn heading_level(name: &str) -> Option<u8> {
+    match name {
+        "h2" => Some(2),
+        "h3" => Some(3),
+        "h4" => Some(4),
+        "h5" => Some(5),
+        "h6" => Some(6),
+        _ => None,
+    }
+}
+
+fn ends_like_a_sentence(text: &str) -> bool {
+    text.ends_with(['.', '!', '?', '"', '”', '’', '…', ':', ')'])
 }
 
 fn reads_like_prose(text: &str) -> bool {
@@ -570,11 +890,12 @@ fn element_kind(name: &str) -> ElementKind {
             ElementKind::Paragraph
         }
         "h1" => ElementKind::Headline,
+        "td" | "th" => ElementKind::TableCell,
         "a" => ElementKind::Link,
         "br" => ElementKind::LineBreak,
         "address" | "article" | "body" | "center" | "details" | "div" | "dl" | "fieldset"
         | "form" | "hr" | "html" | "legend" | "main" | "ol" | "pre" | "section" | "summary"
-        | "table" | "tbody" | "td" | "tfoot" | "th" | "thead" | "tr" | "caption" | "ul"
+        | "table" | "tbody" | "tfoot" | "thead" | "tr" | "caption" | "ul"
         | "hgroup" => ElementKind::Block,
         _ => ElementKind::Inline,
     }
@@ -665,106 +986,31 @@ fn is_semantic_body(element: ElementRef<'_>) -> bool {
     })
 }
 
-/// Judges an element by the words in its class and id (split at `-`, `_`, spaces, …).
+/// Whether the element is where pages put the story: `<article>`, `<main>`,
+/// `itemprop=articleBody`, or a class or id such as `entry-content`, `article-body`.
+fn is_story_container(element: ElementRef<'_>) -> bool {
+    let value = element.value();
+    matches!(value.name(), "article" | "main")
+        || is_semantic_body(element)
+        || class_names::names_story_body(value.attr("class"), value.attr("id"))
+}
+
+/// What the element's class and id say about it; `<html>`, `<body>` and the marked article
+/// body are never judged by them.
 fn class_verdict(element: ElementRef<'_>) -> ClassVerdict {
-    const BOILERPLATE_WORDS: &[&str] = &[
-        "share",
-        "sharing",
-        "sharebar",
-        "social",
-        "related",
-        "comment",
-        "comments",
-        "commenting",
-        "newsletter",
-        "subscribe",
-        "subscription",
-        "signup",
-        "promo",
-        "promotion",
-        "advert",
-        "advertisement",
-        "advertising",
-        "ad",
-        "ads",
-        "adslot",
-        "sponsor",
-        "sponsored",
-        "outbrain",
-        "taboola",
-        "disqus",
-        "recommended",
-        "recommendations",
-        "recirc",
-        "recirculation",
-        "trending",
-        "popular",
-        "cookie",
-        "cookies",
-        "consent",
-        "gdpr",
-        "paywall",
-        "popup",
-        "modal",
-        "breadcrumb",
-        "breadcrumbs",
-        "byline",
-        "caption",
-        "credit",
-        "credits",
-        "author",
-        "tags",
-        "toolbar",
-        "pagination",
-        "pager",
-        "skip",
-        "hidden",
-        "invisible",
-        "visually",
-        "screenreader",
-        "widget",
-        "meta",
-        "dateline",
-        "timestamp",
-    ];
-    const LAYOUT_WORDS: &[&str] = &[
-        "sidebar",
-        "nav",
-        "navbar",
-        "navigation",
-        "menu",
-        "footer",
-        "header",
-        "masthead",
-        "banner",
-        "rail",
-    ];
     let value = element.value();
     let name = value.name();
-    if matches!(name, "html" | "body" | "article" | "main") || is_semantic_body(element) {
+    if matches!(name, "html" | "body") || is_semantic_body(element) {
         return ClassVerdict::Neutral;
     }
-    let mut verdict = if name == "form" {
-        ClassVerdict::Suspect
+    // A heading or paragraph is never a page region, whatever its class ("card-header").
+    let can_be_layout = !matches!(element_kind(name), ElementKind::Paragraph);
+    let verdict = class_names::verdict(value.attr("class"), value.attr("id"), can_be_layout);
+    if verdict == ClassVerdict::Neutral && name == "form" {
+        ClassVerdict::Layout
     } else {
-        ClassVerdict::Neutral
-    };
-    let labels = value.attr("class").into_iter().chain(value.attr("id"));
-    for label in labels {
-        for word in label
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|word| !word.is_empty())
-        {
-            let word = word.to_ascii_lowercase();
-            if BOILERPLATE_WORDS.contains(&word.as_str()) {
-                return ClassVerdict::Boilerplate;
-            }
-            if LAYOUT_WORDS.contains(&word.as_str()) {
-                verdict = ClassVerdict::Suspect;
-            }
-        }
+        verdict
     }
-    verdict
 }
 
 enum Visit<'a> {
@@ -1002,6 +1248,80 @@ mod tests {
         let extracted = extract_page(&page);
         assert_eq!(extracted.paragraphs.len(), 20_000);
         assert_eq!(extracted.paragraphs[19_999], "Paragraph 19999.");
+    }
+
+    #[test]
+    fn teasers_nested_in_a_listing_article_do_not_beat_the_story() {
+        let teaser = "<article class=\"post\"><p>Another story begins here, with a long excerpt that runs on, and on, and on, until it is cut …</p></article>";
+        let page = format!(
+            "<html><body><article class=\"post\"><h1>The story</h1><p>The story's only paragraph is long enough to count, with commas, clauses, and a full stop at the end of it.</p></article>\
+             <article class=\"postbox\"><h2>You may also like</h2>{}</article></body></html>",
+            teaser.repeat(6)
+        );
+        let extracted = extract_page(&page);
+        assert_eq!(
+            extracted.paragraphs,
+            ["The story's only paragraph is long enough to count, with commas, clauses, and a full stop at the end of it."]
+        );
+    }
+
+    #[test]
+    fn a_comment_written_as_an_article_does_not_rescue_the_comment_section() {
+        let comment = "<article class=\"comment\"><p>I disagree, strongly, with every word of this, and I have said so, again and again, at every meeting of the council, in letters, in calls, and in person, since the plan was first put forward, years ago, when nobody, not one member, was listening, and I will keep saying it, loudly, until somebody, anybody, does.</p></article>";
+        let page = format!(
+            "<html><body><div class=\"main\"><div class=\"story\"><p>The council voted 5-4 on Tuesday to close the library, citing a $2 million shortfall in its budget.</p>\
+             <p>The library, opened in 1911, will close on March 1, officials said.</p></div>\
+             <div id=\"comments\">{comment}</div></div></body></html>"
+        );
+        let extracted = extract_page(&page);
+        assert_eq!(extracted.paragraphs.len(), 2, "{:?}", extracted.paragraphs);
+    }
+
+    #[test]
+    fn a_page_whose_class_names_remove_everything_is_read_without_them() {
+        let page = "<html><body><div class=\"sidebar-layout\"><p>The only story on this page sits in a block whose class name says sidebar.</p></div></body></html>";
+        let extracted = extract_page(page);
+        assert_eq!(
+            extracted.paragraphs,
+            ["The only story on this page sits in a block whose class name says sidebar."]
+        );
+        assert_eq!(extracted.warnings.len(), 1);
+        assert!(extracted.warnings[0].contains("read without them"), "{:?}", extracted.warnings);
+    }
+
+    #[test]
+    fn headings_without_text_under_them_are_dropped_but_runs_of_same_rank_headings_stay() {
+        let page = "<html><body><article>\
+            <p>First paragraph of the story, long enough to be read as the article's prose.</p>\
+            <h3>Orphan label</h3><h2>Results</h2><h4>Team A: first place</h4><h4>Team B: second place</h4>\
+            <p>Closing paragraph of the story, also long enough to be read as prose.</p>\
+            <h3>Leave a reply</h3><p>0 comments</p></article></body></html>";
+        assert_eq!(
+            extract_page(page).paragraphs,
+            [
+                "First paragraph of the story, long enough to be read as the article's prose.",
+                "Results",
+                "Team A: first place",
+                "Team B: second place",
+                "Closing paragraph of the story, also long enough to be read as prose.",
+            ]
+        );
+    }
+
+    #[test]
+    fn link_dense_paragraphs_are_dropped_and_link_clusters_cut_out_of_sentences() {
+        let page = "<html><body><article>\
+            <p>Officials said the <a href=\"/bridge\">bridge</a> will reopen on Friday after repairs to its deck.</p>\
+            <p><a href=\"/x\">CLICK HERE TO GET THE APP</a></p>\
+            <p>The mayor, <span><a href=\"/m\">Ann Lee</a><span><a href=\"/1\">Headline one</a> <a href=\"/2\">Headline two</a> <a href=\"/3\">Headline three</a></span></span>, welcomed the news.</p>\
+            </article></body></html>";
+        assert_eq!(
+            extract_page(page).paragraphs,
+            [
+                "Officials said the bridge will reopen on Friday after repairs to its deck.",
+                "The mayor, Ann Lee, welcomed the news.",
+            ]
+        );
     }
 
     #[test]

@@ -10,8 +10,10 @@
 //! It never panics on any input: every failure is an [`InputError`] that names the input, says
 //! what is wrong and what to do about it.
 
-mod decode;
+mod class_names;
+pub mod decode;
 mod detect;
+mod fragment;
 mod html;
 mod markdown;
 mod nesting_guard;
@@ -120,6 +122,13 @@ pub enum InputError {
     )]
     Undecodable { input: String },
 
+    /// It declares (or is in) an encoding precis cannot decode.
+    #[error(
+        "input {input} is in the encoding {label:?}, which precis cannot decode; \
+         convert it to UTF-8 first (e.g. `iconv -f {label} -t UTF-8 FILE`)"
+    )]
+    UnknownEncoding { input: String, label: String },
+
     /// Empty, whitespace only, or no readable text after extraction (e.g. an HTML page of
     /// scripts and navigation).
     #[error("input {input} has no text to summarize: {reason}; pass a file that contains the article text")]
@@ -139,6 +148,16 @@ pub fn read_document(arg: &str) -> Result<Document, InputError> {
 /// Builds a document from bytes already in memory. `origin` is the path they came from, or
 /// `"-"` for standard input; its extension is used as a hint for the format.
 pub fn document_from_bytes(origin: &str, bytes: &[u8]) -> Result<Document, InputError> {
+    document_from_download(origin, bytes, None)
+}
+
+/// Builds a document from bytes downloaded with `http_charset` (the `Content-Type` charset),
+/// which decides their encoding before anything the bytes declare themselves.
+pub fn document_from_download(
+    origin: &str,
+    bytes: &[u8],
+    http_charset: Option<&str>,
+) -> Result<Document, InputError> {
     let input_name = display_name(origin);
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(InputError::TooLarge {
@@ -156,19 +175,55 @@ pub fn document_from_bytes(origin: &str, bytes: &[u8]) -> Result<Document, Input
         return Err(empty(&input_name, reason));
     }
 
-    let decoded = decode::decode(&input_name, bytes)?;
-    let mut warnings = decoded.warnings;
-    let raw_text = decoded.text;
+    let decoded = decode::decode_with_charset(&input_name, bytes, http_charset)?;
+    let format = detect_format(origin, &decoded.text);
+    extract_document(origin, &decoded.text, format, decoded.warnings)
+}
+
+/// Builds a document from a feed item's content, in the format the feed gives (HTML, or
+/// plain text that must not be read as markup): read whole, with no main-text selection and
+/// no headline taken from it (`fragment`).
+pub fn document_from_content(
+    origin: &str,
+    content: &str,
+    format: SourceFormat,
+) -> Result<Document, InputError> {
+    let input_name = display_name(origin);
+    if content.trim().is_empty() {
+        return Err(empty(&input_name, "it contains only whitespace"));
+    }
+    let extracted = match format {
+        SourceFormat::Html => fragment::extract_html(&input_name, content),
+        SourceFormat::Text | SourceFormat::Markdown => fragment::extract_text(content),
+    };
+    finish_document(origin, format, extracted, Vec::new())
+}
+
+fn extract_document(
+    origin: &str,
+    raw_text: &str,
+    format: SourceFormat,
+    warnings: Vec<String>,
+) -> Result<Document, InputError> {
+    let input_name = display_name(origin);
     if raw_text.trim().is_empty() {
         return Err(empty(&input_name, "it contains only whitespace"));
     }
-
-    let format = detect_format(origin, &raw_text);
     let extracted = match format {
-        SourceFormat::Text => plain::extract(&raw_text),
-        SourceFormat::Markdown => markdown::extract(&raw_text),
-        SourceFormat::Html => html::extract(&input_name, &raw_text),
+        SourceFormat::Text => plain::extract(raw_text),
+        SourceFormat::Markdown => markdown::extract(raw_text),
+        SourceFormat::Html => html::extract(&input_name, raw_text),
     };
+    finish_document(origin, format, extracted, warnings)
+}
+
+fn finish_document(
+    origin: &str,
+    format: SourceFormat,
+    extracted: Extracted,
+    mut warnings: Vec<String>,
+) -> Result<Document, InputError> {
+    let input_name = display_name(origin);
     warnings.extend(extracted.warnings);
 
     let text = extracted.paragraphs.join("\n\n");

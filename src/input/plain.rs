@@ -21,7 +21,7 @@ pub(super) fn extract(text: &str) -> Extracted {
     }
 }
 
-fn split_paragraphs(text: &str) -> Vec<String> {
+pub(super) fn split_paragraphs(text: &str) -> Vec<String> {
     let lines: Vec<&str> = text.lines().collect();
     let has_blank_line = lines.iter().any(|line| line.trim().is_empty());
     let mut paragraphs = Vec::new();

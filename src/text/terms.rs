@@ -29,6 +29,11 @@ impl TermExtractor {
             .map(|word| self.stemmer.stem(&word).into_owned())
             .collect()
     }
+
+    /// The stem of one lower-cased word (whether or not it is a stop word).
+    pub fn stem(&self, lowercase_word: &str) -> String {
+        self.stemmer.stem(lowercase_word).into_owned()
+    }
 }
 
 /// Is `lowercase_word` a function word that says nothing about the topic? News reporting

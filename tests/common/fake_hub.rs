@@ -1,6 +1,8 @@
 //! A loopback HTTP server posing as the Hugging Face Hub, for tests.
 //!
-//! It answers `GET|HEAD /{repo}/resolve/{revision}/{filename}` like the Hub does:
+//! It answers the model API, `GET /api/models/{repo}[/revision/{revision}]`, with the commit
+//! (`sha`) and the file list (`siblings`) at that revision, and
+//! `GET|HEAD /{repo}/resolve/{revision}/{filename}` like the Hub does:
 //! `X-Repo-Commit`, an `ETag` (a git-style id for small files, the sha256 for LFS
 //! files, which also get `X-Linked-Etag` / `X-Linked-Size`), and for LFS files one
 //! redirect to `http://127.0.0.1:{port}/cdn/...` (the same server), standing in for the Hub's CDN.
@@ -147,8 +149,10 @@ pub struct FakeHub {
     acceptor: Option<JoinHandle<()>>,
 }
 
-/// Upper bound on a server's life, in case a test leaks it.
-const MAX_LIFETIME: Duration = Duration::from_secs(300);
+/// Upper bound on a server's life, in case a test leaks it. Generous: one server may serve a
+/// whole test of several debug-build `precis` runs on a loaded machine (tests/models.rs's layouts
+/// test took 9 minutes at a load average of 25 on 2 cores, and 5 minutes cut it off).
+const MAX_LIFETIME: Duration = Duration::from_secs(1800);
 /// How long a connection may take to send its request.
 const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_REQUEST_HEAD: usize = 64 * 1024;
@@ -329,6 +333,9 @@ fn route(request: &RecordedRequest, state: &ServerState) -> Reply {
     if let Some(rest) = path.strip_prefix("/cdn/") {
         return serve_cdn(rest, state);
     }
+    if let Some(rest) = path.strip_prefix("/api/models/") {
+        return serve_model_info(rest, state);
+    }
     let Some((repo_part, after)) = path.trim_start_matches('/').split_once("/resolve/") else {
         return Reply::error(404, "NotFound", "no such route");
     };
@@ -346,27 +353,9 @@ fn route(request: &RecordedRequest, state: &ServerState) -> Reply {
         .enumerate()
         .filter(|(_, file)| file.repo_id == repo_id)
         .collect();
-    let Some((_, first_file)) = repo_files.first() else {
-        // Like the Hub for an anonymous request to a missing (or private) repository.
-        return Reply::error(401, "RepoNotFound", "Repository Not Found");
-    };
-    let aliased = config
-        .aliases
-        .iter()
-        .find(|(repo, alias, _)| *repo == repo_id && *alias == revision)
-        .map(|(_, _, commit)| commit.clone());
-    let commit = if repo_files.iter().any(|(_, file)| file.commit == revision) {
-        revision.clone()
-    } else if let Some(commit) = aliased {
-        commit
-    } else if revision == "main" {
-        first_file.commit.clone()
-    } else {
-        return Reply::error(
-            404,
-            "RevisionNotFound",
-            &format!("Invalid rev id: {revision}"),
-        );
+    let commit = match resolve_revision(config, &repo_id, &revision) {
+        Ok(commit) => commit,
+        Err(reply) => return reply,
     };
 
     let found = repo_files
@@ -439,6 +428,73 @@ fn route(request: &RecordedRequest, state: &ServerState) -> Reply {
         body: file.bytes.clone(),
         behaviour: file.behaviour.clone(),
     }
+}
+
+/// The commit `revision` names in `repo_id`, or the Hub's error reply: 401 for a repository it
+/// does not have (as the Hub answers an anonymous request for a missing or private one), 404 for
+/// an unknown revision. `main` is the commit of the repo's first file unless aliased.
+fn resolve_revision(config: &FakeHubBuilder, repo_id: &str, revision: &str) -> Result<String, Reply> {
+    let mut repo_files = config.files.iter().filter(|file| file.repo_id == repo_id);
+    let Some(first_file) = repo_files.next() else {
+        return Err(Reply::error(401, "RepoNotFound", "Repository Not Found"));
+    };
+    let aliased = config
+        .aliases
+        .iter()
+        .find(|(repo, alias, _)| repo == repo_id && alias == revision)
+        .map(|(_, _, commit)| commit.clone());
+    if first_file.commit == revision || repo_files.any(|file| file.commit == revision) {
+        Ok(revision.to_string())
+    } else if let Some(commit) = aliased {
+        Ok(commit)
+    } else if revision == "main" {
+        Ok(first_file.commit.clone())
+    } else {
+        Err(Reply::error(
+            404,
+            "RevisionNotFound",
+            &format!("Invalid rev id: {revision}"),
+        ))
+    }
+}
+
+/// `/api/models/{owner}/{name}[/revision/{revision}]`: the model API's answer (`id`, `sha`,
+/// `siblings`), listing the files of the commit that exist (not those served as 404).
+fn serve_model_info(rest: &str, state: &ServerState) -> Reply {
+    let (repo_part, revision) = match rest.split_once("/revision/") {
+        Some((repo, revision)) => (repo, percent_decode(revision)),
+        None => (rest, "main".to_string()),
+    };
+    let repo_id = percent_decode(repo_part);
+    let commit = match resolve_revision(&state.config, &repo_id, &revision) {
+        Ok(commit) => commit,
+        Err(reply) => return reply,
+    };
+    let siblings: Vec<String> = state
+        .config
+        .files
+        .iter()
+        .filter(|file| file.repo_id == repo_id && file.commit == commit && file.behaviour != Behaviour::NotFound)
+        .map(|file| format!("{{\"rfilename\":{}}}", json_string(&file.filename)))
+        .collect();
+    let body = format!(
+        "{{\"id\":{},\"modelId\":{},\"sha\":{},\"private\":false,\"siblings\":[{}]}}",
+        json_string(&repo_id),
+        json_string(&repo_id),
+        json_string(&commit),
+        siblings.join(",")
+    );
+    Reply {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: body.into_bytes(),
+        behaviour: Behaviour::Serve,
+    }
+}
+
+/// A JSON string literal (the fake Hub's names are plain ASCII; quotes and backslashes escaped).
+fn json_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// `/cdn/{index}/{sha256}`: the body of an LFS file, with the CDN's own ETag and no Hub headers.

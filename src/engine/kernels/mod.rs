@@ -133,6 +133,14 @@ impl Weight {
         Ok(Weight { storage, outputs, inputs, features })
     }
 
+    /// The fp32 tensor as the file held it, when the weight is stored at fp32.
+    pub fn fp32_tensor(&self) -> Option<&Tensor> {
+        match &self.storage {
+            Storage::Fp32(tensor) => Some(tensor),
+            _ => None,
+        }
+    }
+
     pub fn precision(&self) -> Precision {
         match self.storage {
             Storage::Fp32(_) => Precision::Fp32,
@@ -227,6 +235,18 @@ pub fn linear(input: &Tensor, weight: &Weight, bias: Option<&Tensor>) -> Result<
         }
     }
     Ok(out)
+}
+
+/// `input · weightᵀ + bias` for a decoder step's rows (`input` `[rows, in]`) on an fp32 weight
+/// tensor as the file holds it (precis's T5 and PEGASUS, which run at fp32 only): precis's kernel
+/// for up to `MAX_ROWS` rows, else `(weight · inputᵀ)ᵀ` (see `linear_fp32`).
+pub fn project_fp32_rows(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let (rows, inputs) = input.size2()?;
+    let (outputs, weight_inputs) = weight.size2()?;
+    if weight_inputs != inputs || bias.is_some_and(|b| b.numel() != outputs as usize) {
+        bail!("cannot multiply [{rows}, {inputs}] rows by a [{outputs}, {weight_inputs}] weight and its bias");
+    }
+    linear_fp32(input, rows, weight, bias, cpu::features(), &[rows, outputs])
 }
 
 /// fp32. A 2-D input is a decoder step's rows: up to `MAX_ROWS` on precis's kernel, else (a
