@@ -5,20 +5,22 @@
 #
 #   bench/scaling.sh [SIZE_MB...]      default: 1 10 50 (MB = 10^6 bytes; the input limit is 50 MiB)
 #
-# For each shape it first runs the same command on a tiny input of that shape (a few KB): that run's
-# peak RSS is the process's fixed base (binary, libraries, no model) and its time the start-up, and
-# both are subtracted from the real runs. Columns:
-#   wall, cpu    wall-clock and CPU (user + system) seconds of the run, the base run's subtracted
+# Every text shape goes through `summarize --engine extractive`, `extract` and `check --article`
+# (against a two-sentence summary); the feed and the JSONL file through `batch --engine extractive`.
+# The process's fixed base is the peak RSS of `precis --version` (binary and libraries, no model);
+# each command's start-up time is its best of three runs on a tiny input (a few KB) of the shape,
+# subtracted from the real runs. Columns:
+#   wall, cpu    wall-clock and CPU (user + system) seconds of the run, the start-up subtracted
 #   wall/MB, cpu/MB  those per MB of input (the target: wall at most 0.5, i.e. 5 s per 10 MB)
 #   peak_MB      peak resident memory of the run (GNU time's %M)
-#   above_MB     peak minus the base run's peak
+#   above_MB     peak minus the base (`precis --version`)
 #   x_input      above_MB / input MB (the target: at most 8)
 # Environment:
 #   PRECIS=path/to/precis   use this binary instead of building target/release/precis
 #   SHAPES="a b"            only these shapes (names as printed)
-#   KEEP=1                  keep the generated inputs (in target/scaling/)
+#   KEEP=1                  keep the generated inputs
 #   TIMEOUT=600             seconds before a run is stopped (reported as "timeout")
-# The generated inputs live in target/scaling/ (never committed). Timings are noisy on a busy
+# The generated inputs live in a temporary directory (SCALING_DIR to choose it), never committed. Timings are noisy on a busy
 # machine: the load average is printed with the results.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,7 +32,7 @@ if [ -z "${PRECIS:-}" ]; then
   PRECIS="$root/target/release/precis"
 fi
 timeout_seconds=${TIMEOUT:-600}
-work="$root/target/scaling"
+work="${SCALING_DIR:-$(mktemp -d)}"
 mkdir -p "$work"
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 
@@ -159,61 +161,89 @@ extension_of() {
   esac
 }
 
-# measure SHAPE FILE: prints "wall_seconds cpu_seconds peak_kb status" for one run.
-measure() {
-  local shape=$1 file=$2 status=0
-  rm -f "$work/out.jsonl"
-  case "$shape" in
-    feed|giant-jsonl)
-      /usr/bin/time -f '%e %U %S %M' -o "$work/time.txt" timeout "$timeout_seconds" \
-        "$PRECIS" batch "$file" --engine extractive --out "$work/out.jsonl" --quiet >/dev/null 2>"$work/err.txt" || status=$? ;;
-    *)
-      /usr/bin/time -f '%e %U %S %M' -o "$work/time.txt" timeout "$timeout_seconds" \
-        "$PRECIS" summarize "$file" --engine extractive --format json --quiet >"$work/out.json" 2>"$work/err.txt" || status=$? ;;
+# commands_for SHAPE: the commands each input of that shape goes through.
+commands_for() {
+  case "$1" in
+    feed|giant-jsonl) echo batch ;;
+    *) echo summarize extract check ;;
   esac
+}
+
+# measure COMMAND FILE: prints "wall_seconds cpu_seconds peak_kb status" for one run.
+measure() {
+  local command=$1 file=$2 status=0
+  local run=()
+  case "$command" in
+    version) run=("$PRECIS" --version) ;;
+    batch) rm -f "$work/out.jsonl"; run=("$PRECIS" batch "$file" --engine extractive --out "$work/out.jsonl" --quiet) ;;
+    summarize) run=("$PRECIS" summarize "$file" --engine extractive --format json --quiet) ;;
+    extract) run=("$PRECIS" extract "$file" --format json) ;;
+    check) run=("$PRECIS" check --article "$file" --summary "$work/summary.txt" --format json) ;;
+  esac
+  /usr/bin/time -f '%e %U %S %M' -o "$work/time.txt" timeout "$timeout_seconds" "${run[@]}" >"$work/out.txt" 2>"$work/err.txt" || status=$?
   read -r wall user system peak_kb < <(tail -1 "$work/time.txt")
   echo "$wall $(echo "$user + $system" | bc -l) $peak_kb $status"
 }
 
+# The summary `check` compares each input with: two sentences, a name and a number.
+printf 'Abe met Cameron in London on Thursday. The two leaders agreed on 28 points.\n' >"$work/summary.txt"
+
 echo "precis: $PRECIS"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-15s %6s %8s %8s %7s %7s %8s %8s %7s  %s\n' shape MB wall cpu wall/MB cpu/MB peak_MB above_MB x_input status
+# The fixed base: `precis --version` (binary and libraries, no model, no input), best of 3.
+base_kb=999999999 version_wall=999
+for _ in 1 2 3; do
+  read -r wall cpu peak_kb status < <(measure version /dev/null)
+  read -r base_kb version_wall < <(awk -v k="$peak_kb" -v bk="$base_kb" -v w="$wall" -v bw="$version_wall" \
+    'BEGIN { print (k < bk ? k : bk), (w < bw ? w : bw) }')
+done
+echo "base: precis --version peak RSS $(echo "$base_kb * 1024 / 1000000" | bc -l | xargs printf '%.1f') MB, wall ${version_wall}s (best of 3)"
+printf '%-15s %-9s %6s %8s %8s %7s %7s %8s %8s %7s  %s\n' shape command MB wall cpu wall/MB cpu/MB peak_MB above_MB x_input status
 declare -A summary_time summary_mem
+rows=()
 for shape in $shapes; do
   ext=$(extension_of "$shape")
   tiny="$work/$shape-tiny.$ext"
   generate "$shape" 4000 "$tiny"
-  # The base: the least of three runs on the tiny input (start-up time varies with the load).
-  base_wall=999 base_cpu=999 base_kb=0
-  for _ in 1 2 3; do
-    read -r wall cpu peak_kb base_status < <(measure "$shape" "$tiny")
-    [ "$base_status" = 0 ] || { echo "$shape: the tiny input failed (exit $base_status): $(head -c 300 "$work/err.txt")" >&2; exit 1; }
-    read -r base_wall base_cpu base_kb < <(awk -v w="$wall" -v c="$cpu" -v k="$peak_kb" -v bw="$base_wall" -v bc="$base_cpu" -v bk="$base_kb" \
-      'BEGIN { print (w < bw ? w : bw), (c < bc ? c : bc), (k > bk ? k : bk) }')
-  done
-  printf '%-15s %6s %8s %8s %7s %7s %8.1f %8s %7s  %s\n' "$shape" base "$base_wall" "$base_cpu" - - "$(echo "$base_kb * 1024 / 1000000" | bc -l)" - - "tiny input, best of 3"
   for size_mb in "${sizes[@]}"; do
-    file="$work/$shape-$size_mb.$ext"
-    generate "$shape" $((size_mb * 1000000)) "$file"
-    bytes=$(stat -c %s "$file")
-    read -r wall cpu peak_kb status < <(measure "$shape" "$file")
-    note="exit $status"
-    [ "$status" = 124 ] && note="timeout after ${timeout_seconds}s"
-    [ "$status" != 0 ] && note="$note: $(head -c 200 "$work/err.txt" | tr '\n' ' ')"
-    read -r net_wall net_cpu wall_mb cpu_mb peak_mb above_mb ratio < <(awk -v w="$wall" -v c="$cpu" -v bw="$base_wall" -v bc="$base_cpu" -v k="$peak_kb" -v bk="$base_kb" -v b="$bytes" \
-      'function pos(x) { return x < 0 ? 0 : x }
-       BEGIN { mb = b / 1e6; nw = pos(w - bw); nc = pos(c - bc); above = pos(k - bk) * 1024 / 1e6;
-               printf "%.2f %.2f %.3f %.3f %.1f %.1f %.2f\n", nw, nc, nw / mb, nc / mb, k * 1024 / 1e6, above, above / mb }')
-    printf '%-15s %6.1f %8s %8s %7s %7s %8s %8s %7s  %s\n' "$shape" "$(echo "$bytes / 1000000" | bc -l)" "$net_wall" "$net_cpu" "$wall_mb" "$cpu_mb" "$peak_mb" "$above_mb" "$ratio" "$note"
-    summary_time[$shape]+=" $wall_mb"
-    summary_mem[$shape]+=" $ratio"
-    [ -n "${KEEP:-}" ] || rm -f "$file"
+    generate "$shape" $((size_mb * 1000000)) "$work/$shape-$size_mb.$ext"
   done
+  for command in $(commands_for "$shape"); do
+    # Start-up and per-run overhead: the least of three runs on the tiny input, subtracted
+    # from the times below (memory is measured against the --version base).
+    base_wall=999 base_cpu=999
+    for _ in 1 2 3; do
+      read -r wall cpu peak_kb base_status < <(measure "$command" "$tiny")
+      [ "$base_status" = 0 ] || { echo "$shape $command: the tiny input failed (exit $base_status): $(head -c 300 "$work/err.txt")" >&2; exit 1; }
+      read -r base_wall base_cpu < <(awk -v w="$wall" -v c="$cpu" -v bw="$base_wall" -v bc="$base_cpu" \
+        'BEGIN { print (w < bw ? w : bw), (c < bc ? c : bc) }')
+    done
+    printf '%-15s %-9s %6s %8s %8s %7s %7s %8.1f %8s %7s  %s\n' "$shape" "$command" tiny "$base_wall" "$base_cpu" - - "$(echo "$peak_kb * 1024 / 1000000" | bc -l)" - - "start-up, best of 3"
+    row="$shape $command"
+    for size_mb in "${sizes[@]}"; do
+      file="$work/$shape-$size_mb.$ext"
+      bytes=$(stat -c %s "$file")
+      read -r wall cpu peak_kb status < <(measure "$command" "$file")
+      note="exit $status"
+      [ "$status" = 124 ] && note="timeout after ${timeout_seconds}s"
+      [ "$status" != 0 ] && note="$note: $(head -c 200 "$work/err.txt" | tr '\n' ' ')"
+      read -r net_wall net_cpu wall_mb cpu_mb peak_mb above_mb ratio < <(awk -v w="$wall" -v c="$cpu" -v bw="$base_wall" -v bc="$base_cpu" -v k="$peak_kb" -v bk="$base_kb" -v b="$bytes" \
+        'function pos(x) { return x < 0 ? 0 : x }
+         BEGIN { mb = b / 1e6; nw = pos(w - bw); nc = pos(c - bc); above = pos(k - bk) * 1024 / 1e6;
+                 printf "%.2f %.2f %.3f %.3f %.1f %.1f %.2f\n", nw, nc, nw / mb, nc / mb, k * 1024 / 1e6, above, above / mb }')
+      printf '%-15s %-9s %6.1f %8s %8s %7s %7s %8s %8s %7s  %s\n' "$shape" "$command" "$(echo "$bytes / 1000000" | bc -l)" "$net_wall" "$net_cpu" "$wall_mb" "$cpu_mb" "$peak_mb" "$above_mb" "$ratio" "$note"
+      summary_time[$row]+=" $cpu_mb"
+      summary_mem[$row]+=" $ratio"
+    done
+    rows+=("$row")
+  done
+  [ -n "${KEEP:-}" ] || rm -f "$work/$shape"-*
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| shape | seconds per MB at ${sizes[*]} MB | memory above base ÷ input size at ${sizes[*]} MB |"
-echo "|---|---|---|"
-for shape in $shapes; do
-  echo "| $shape | $(echo "${summary_time[$shape]:-}" | sed 's/^ //; s/ / · /g') | $(echo "${summary_mem[$shape]:-}" | sed 's/^ //; s/ / · /g') |"
+echo "| shape | command | CPU seconds per MB at ${sizes[*]} MB | peak RSS above base ÷ input size at ${sizes[*]} MB |"
+echo "|---|---|---|---|"
+for row in "${rows[@]}"; do
+  set -- $row
+  echo "| $1 | $2 | $(echo "${summary_time[$row]:-}" | sed 's/^ //; s/ / · /g') | $(echo "${summary_mem[$row]:-}" | sed 's/^ //; s/ / · /g') |"
 done
