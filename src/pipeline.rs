@@ -143,9 +143,15 @@ impl Summarizer {
 
     /// Sets the abstract length and the bullet count of the documents summarized next: a
     /// server takes them per request, with its models loaded once.
-    pub fn set_output_shape(&mut self, length: LengthPreset, bullets: usize) {
+    pub fn set_output_shape(&mut self, length: LengthPreset, bullets: usize, guard: GuardMode) {
         self.options.length = length;
         self.options.bullets = bullets;
+        self.options.guard = guard;
+    }
+
+    /// `--guard` for the next calls (the server takes it per request).
+    pub fn set_guard(&mut self, guard: GuardMode) {
+        self.options.guard = guard;
     }
 
     pub fn engine_used(&self) -> EngineKind {

@@ -454,7 +454,8 @@ fn bad_requests_are_refused_naming_what_is_wrong() {
 
     let cases = [
         (json!({"text": "A sentence.", "colour": "red"}), "unknown field \"colour\""),
-        (json!({"text": "A sentence.", "guard": true}), "precis serve --guard"),
+        (json!({"text": "A sentence.", "guard": true}), "guard: expected a string"),
+        (json!({"text": "A sentence.", "guard": "loose"}), "guard: \"loose\" is not a guard"),
         (json!({"text": "A sentence.", "precision": "int8"}), "reduced precision is not built into this binary yet"),
         (json!({"text": "A sentence.", "bullets": 0}), "bullets: 0 is out of range"),
         (json!({"text": "A sentence.", "bullets": "four"}), "bullets: expected a whole number"),
@@ -590,6 +591,19 @@ fn concurrent_clients_share_model_batches_and_get_what_they_would_alone() {
             assert_eq!(record[field], alone[field], "article {index}: {field} differs between batched and alone");
         }
     }
+
+    // The guard, per request: the fixture models write words no article has, so `flag` (the
+    // default) reports them, `off` checks nothing and `drop` says what it removed.
+    let flagged = &records[0]["faithfulness"];
+    assert_eq!(flagged["guard"], "flag", "{flagged}");
+    assert!(flagged["score"].as_f64().is_some_and(|score| score < 1.0), "{flagged}");
+    let off = post(&server, "/v1/summarize", &json!({"text": articles[0], "length": "short", "guard": "off"})).json();
+    assert!(off["faithfulness"].is_null(), "{off}");
+    assert_eq!(off["abstract"], records[0]["abstract"]);
+    let dropped = post(&server, "/v1/summarize", &json!({"text": articles[0], "length": "short", "guard": "drop"})).json();
+    assert_eq!(dropped["faithfulness"]["guard"], "drop", "{dropped}");
+    let compared = post(&server, "/v1/compare", &json!({"text": articles[0], "words": [30], "guard": "off"})).json();
+    assert!(compared["variants"][0]["faithfulness"].is_null(), "{compared}");
 }
 
 #[test]
