@@ -238,7 +238,6 @@ fn batch(name: &str) -> Vec<Value> {
 }
 
 #[test]
-#[ignore = "src/batch/feeds.rs (feeds helper) names each item's position by counting lines from the top of the feed: quadratic in the item count"]
 fn a_feed_of_tens_of_thousands_of_items() {
     let records = batch("feed");
     let items = shape("feed", SIZE).0.matches("<item>").count();

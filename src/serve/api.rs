@@ -260,7 +260,7 @@ mod tests {
     fn a_summarize_body_is_read_with_defaults() {
         let request = parse_summarize(br#"{"text": "Some article.", "bullets": 3}"#, Defaults::default()).expect("valid");
         assert_eq!(request.source, ArticleSource::Text("Some article.".into()));
-        assert_eq!(request.shape, OutputShape { length: LengthPreset::Medium, bullets: 3 });
+        assert_eq!(request.shape, OutputShape { length: LengthPreset::Medium, bullets: 3, guard: DEFAULT_GUARD });
         let request = parse_summarize(br#"{"url": "https://example.org/a", "length": "short", "id": "x"}"#, Defaults::default()).expect("valid");
         assert_eq!(request.source, ArticleSource::Url("https://example.org/a".into()));
         assert_eq!(request.shape.length, LengthPreset::Short);
