@@ -151,9 +151,15 @@ impl Summarizer {
 
     /// Sets the abstract length and the bullet count of the documents summarized next: a
     /// server takes them per request, with its models loaded once.
-    pub fn set_output_shape(&mut self, length: LengthPreset, bullets: usize) {
+    pub fn set_output_shape(&mut self, length: LengthPreset, bullets: usize, guard: GuardMode) {
         self.options.length = length;
         self.options.bullets = bullets;
+        self.options.guard = guard;
+    }
+
+    /// `--guard` for the next calls (the server takes it per request).
+    pub fn set_guard(&mut self, guard: GuardMode) {
+        self.options.guard = guard;
     }
 
     pub fn engine_used(&self) -> EngineKind {
@@ -182,13 +188,26 @@ impl Summarizer {
 
     /// Cleaning and sentence splitting, shared by both engines.
     fn read(&self, document: &Document) -> Result<ReadDocument> {
+        self.read_leading(document, usize::MAX)
+    }
+
+    /// [`Self::read`] keeping only the first `keep` sentences (all are counted), so an input of
+    /// millions of sentences is not held whole when the engine reads only its beginning.
+    fn read_leading(&self, document: &Document, keep: usize) -> Result<ReadDocument> {
         let started = Instant::now();
         let normalized = text::normalize(&document.text);
-        let sentences = text::split_sentences(&normalized);
+        let mut sentences = Vec::new();
+        let mut sentence_count = 0;
+        for sentence in text::sentences(&normalized) {
+            if sentence_count < keep {
+                sentences.push(sentence);
+            }
+            sentence_count += 1;
+        }
         if sentences.is_empty() {
             bail!("{}: no text to summarize", document.origin);
         }
-        let stats = Stats { input_words: text::count_words(&normalized), input_sentences: sentences.len(), ..Stats::default() };
+        let stats = Stats { input_words: text::count_words(&normalized), input_sentences: sentence_count, ..Stats::default() };
         let timings = Timings { load: self.load_ms, ..Timings::default() };
         Ok(ReadDocument { started, sentences, stats, timings, warnings: document.warnings.clone() })
     }
@@ -198,7 +217,7 @@ impl Summarizer {
     }
 
     fn summarize_extractive(&self, document: &Document) -> Result<SummaryRecord> {
-        let mut read = self.read(document)?;
+        let mut read = self.read_leading(document, extractive::SENTENCES_READ)?;
         let step = Instant::now();
         let ExtractiveSummary { headline, abstract_sentences, bullets } = self.extractive_summary(&read.sentences, self.options.bullets);
         read.timings.abstract_ = step.elapsed().as_millis() as u64;

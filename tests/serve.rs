@@ -454,7 +454,8 @@ fn bad_requests_are_refused_naming_what_is_wrong() {
 
     let cases = [
         (json!({"text": "A sentence.", "colour": "red"}), "unknown field \"colour\""),
-        (json!({"text": "A sentence.", "guard": true}), "precis serve --guard"),
+        (json!({"text": "A sentence.", "guard": true}), "guard: expected a string"),
+        (json!({"text": "A sentence.", "guard": "loose"}), "guard: \"loose\" is not a guard"),
         (json!({"text": "A sentence.", "precision": "int8"}), "precis serve --precision fp32|bf16|int8"),
         (json!({"text": "A sentence.", "bullets": 0}), "bullets: 0 is out of range"),
         (json!({"text": "A sentence.", "bullets": "four"}), "bullets: expected a whole number"),
@@ -590,6 +591,19 @@ fn concurrent_clients_share_model_batches_and_get_what_they_would_alone() {
             assert_eq!(record[field], alone[field], "article {index}: {field} differs between batched and alone");
         }
     }
+
+    // The guard, per request: the fixture models write words no article has, so `flag` (the
+    // default) reports them, `off` checks nothing and `drop` says what it removed.
+    let flagged = &records[0]["faithfulness"];
+    assert_eq!(flagged["guard"], "flag", "{flagged}");
+    assert!(flagged["score"].as_f64().is_some_and(|score| score < 1.0), "{flagged}");
+    let off = post(&server, "/v1/summarize", &json!({"text": articles[0], "length": "short", "guard": "off"})).json();
+    assert!(off["faithfulness"].is_null(), "{off}");
+    assert_eq!(off["abstract"], records[0]["abstract"]);
+    let dropped = post(&server, "/v1/summarize", &json!({"text": articles[0], "length": "short", "guard": "drop"})).json();
+    assert_eq!(dropped["faithfulness"]["guard"], "drop", "{dropped}");
+    let compared = post(&server, "/v1/compare", &json!({"text": articles[0], "words": [30], "guard": "off"})).json();
+    assert!(compared["variants"][0]["faithfulness"].is_null(), "{compared}");
 }
 
 #[test]
@@ -922,7 +936,8 @@ fn the_page_summarizes_and_compares_the_seed_article_in_chromium() {
     browser.command("DOM.setFileInputFiles", json!({"nodeId": input["nodeId"], "files": [seed.display().to_string()]}));
     browser.wait_for("document.getElementById('article-text').value.length > 1000", "reading the file");
     browser.click("#summarize");
-    browser.wait_for("!document.getElementById('summary').hidden && document.getElementById('headline').textContent.length > 0", "the summary");
+    browser.wait_for("!document.getElementById('summary').hidden && document.getElementById('headline').textContent.length > 0 && !document.getElementById('compare').disabled", "the summary");
+    assert_eq!(browser.eval("document.querySelectorAll('#summary mark').length"), json!(0), "the extractive engine's sentences are the article's: nothing marked");
     browser.click("#compare");
     browser.wait_for("!document.getElementById('comparison').hidden && document.querySelectorAll('#chart rect').length > 0", "the comparison");
 
@@ -980,6 +995,27 @@ fn the_page_summarizes_and_compares_the_seed_article_in_chromium() {
     browser.wait_for("document.getElementById('abstract').textContent.includes('<img')", "the hostile summary");
     let verdict = browser.eval("[document.querySelectorAll('#summary img, #summary script, #summary b').length, typeof window.__pwned]");
     assert_eq!(verdict, json!([0, "undefined"]), "markup from the article became elements or ran");
+
+    // With a model, the page marks what the record's faithfulness check flagged (the fixture
+    // models write words no article has), each mark's tooltip the reason.
+    let model_server = Server::start(&fixture_args());
+    browser.command("Page.navigate", json!({"url": model_server.url("/")}));
+    browser.wait_for("document.readyState === 'complete' && document.getElementById('status').textContent.startsWith('ready')", "the page loading (model)");
+    browser.eval(&format!("document.getElementById('article-text').value = {}; document.getElementById('length').value = 'short'; true", json!(seed_text())));
+    browser.click("#summarize");
+    browser.wait_for("!document.getElementById('summary').hidden && document.getElementById('headline').textContent.length > 0 && !document.getElementById('summarize').disabled", "the model's summary");
+    let marks = browser.eval("JSON.stringify(Array.from(document.querySelectorAll('#summary mark')).map(m => [m.textContent, m.title]))");
+    let marks: Vec<(String, String)> = serde_json::from_str(marks.as_str().expect("json string")).expect("json");
+    let record = post(&model_server, "/v1/summarize", &json!({"text": seed_text(), "length": "short"})).json();
+    let flagged: Vec<(String, String)> = ["headline", "abstract"]
+        .iter()
+        .flat_map(|output| record["faithfulness"][output]["unsupported"].as_array().cloned().unwrap_or_default())
+        .chain(record["faithfulness"]["bullets"].as_array().into_iter().flatten().flat_map(|check| check["unsupported"].as_array().cloned().unwrap_or_default()))
+        .map(|span| (span["text"].as_str().unwrap_or_default().to_string(), span["reason"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    assert!(!flagged.is_empty(), "the fixture model's output is flagged: {record}");
+    assert_eq!(marks, flagged, "the page marks exactly the spans the record flags");
+    assert!(browser.eval("document.getElementById('summary-meta').textContent").as_str().is_some_and(|meta| meta.contains("faithfulness")));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -149,6 +149,8 @@ const NEAR_DUPLICATE_SIMILARITY: f64 = 0.5;
 const HEADLINE_CANDIDATES: usize = 3;
 /// Scoring is quadratic in sentences; a summary never needs sentences past this many.
 const MAX_SENTENCES: usize = 400;
+/// How many leading sentences the engine reads; callers need not keep more.
+pub const SENTENCES_READ: usize = MAX_SENTENCES;
 
 /// One sentence prepared for scoring.
 struct AnalysedSentence {

@@ -10,6 +10,12 @@
 //! approximation over-counts (it ignores some of the parser's implicit closes), the cost is a
 //! lost `<b>`, never a lost word. Ordinary pages stay far below both limits and are passed
 //! through untouched (no copy).
+//!
+//! Empty elements cost the parser and the extractor a few hundred bytes each while saying
+//! nothing, so a page of a million `<span></span>`s would take 30 times its size in memory.
+//! The same pass drops inline elements closed right after they open (`<span class=x></span>`)
+//! and keeps only the first of a run of empty `<div>`s or `<p>`s (one block boundary says as
+//! much as many). Neither holds text, so no word is lost.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -45,6 +51,9 @@ struct Guard<'a> {
     /// Built only once the first tag is dropped.
     output: Option<String>,
     copied_up_to: usize,
+    /// Where the last empty block element (`<div></div>`) kept or dropped ends: an empty block
+    /// starting right there repeats it.
+    empty_block_end: Option<usize>,
 }
 
 enum Tag<'a> {
@@ -74,6 +83,7 @@ impl<'a> Guard<'a> {
             dropped: HashMap::new(),
             output: None,
             copied_up_to: 0,
+            empty_block_end: None,
         }
     }
 
@@ -139,6 +149,22 @@ impl<'a> Guard<'a> {
                 }
             }
         }
+        if raw_text_end.is_none() && !self_closing {
+            if let Some(close_end) = self.end_tag_at(end, &name) {
+                let name = name.as_str();
+                // A new <a> closes an open one, so it is not quite nothing then.
+                let droppable_inline = EMPTY_INLINE_DROPPED.contains(&name)
+                    && !(name == "a" && self.open_formatting.iter().any(|open| open == "a"));
+                let repeated_block = EMPTY_BLOCKS_COLLAPSED.contains(&name) && self.empty_block_end == Some(start);
+                if EMPTY_BLOCKS_COLLAPSED.contains(&name) {
+                    self.empty_block_end = Some(close_end);
+                }
+                if droppable_inline || repeated_block {
+                    self.drop_range(start, close_end);
+                }
+                return close_end;
+            }
+        }
         if is_formatting {
             // A new <a> closes an unclosed earlier one (the parser's adoption agency).
             if name == "a" {
@@ -190,6 +216,16 @@ impl<'a> Guard<'a> {
                 return;
             }
         }
+    }
+
+    /// The end of `</name>` (any case, optional space before `>`) if it starts at `position`.
+    fn end_tag_at(&self, position: usize, name: &str) -> Option<usize> {
+        let rest = self.bytes.get(position..)?;
+        let after_name = rest.get(2 + name.len()..)?;
+        let matches = rest.starts_with(b"</")
+            && rest[2..2 + name.len()].eq_ignore_ascii_case(name.as_bytes())
+            && after_name.first().is_some_and(|&b| b == b'>' || b.is_ascii_whitespace());
+        matches.then(|| self.tag_end_after(position))
     }
 
     fn drop_range(&mut self, start: usize, end: usize) {
@@ -350,6 +386,13 @@ fn find_ignore_ascii_case(haystack: &[u8], from: usize, needle: &[u8]) -> Option
         .map(|found| from + found)
 }
 
+/// Inline elements that, empty, change nothing in the text: dropped.
+const EMPTY_INLINE_DROPPED: &[&str] = &[
+    "a", "abbr", "b", "big", "cite", "del", "em", "font", "i", "ins", "label", "mark", "s", "small",
+    "span", "strike", "strong", "sub", "sup", "time", "tt", "u", "var",
+];
+/// Block elements that, empty, still separate paragraphs: the first of a run is kept.
+const EMPTY_BLOCKS_COLLAPSED: &[&str] = &["div", "p"];
 const VOID_ELEMENTS: &[&str] = &[
     "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "img", "input",
     "keygen", "link", "meta", "param", "source", "track", "wbr", "image",
@@ -460,6 +503,19 @@ mod tests {
         let capped = cap_nesting(&page);
         assert!(!capped.contains("hidden"));
         assert!(capped.contains("visible"));
+    }
+
+    #[test]
+    fn empty_inline_elements_are_dropped_and_runs_of_empty_blocks_collapsed() {
+        let page = format!(
+            "<p>One<span class='icon'></span> two<I></i>.</p>{}<p>Three</p>{}<div>x<a href=1>in<a></a>out</a></div>",
+            "<span></span>".repeat(1000),
+            "<div></div><P></P >".repeat(1000),
+        );
+        let capped = cap_nesting(&page);
+        assert!(capped.starts_with("<p>One two.</p><p>Three</p><div></div><div>x<a href=1>in<a></a>out</a></div>"), "{capped}");
+        let nothing_empty = "<p>One <span> </span><b>bold</b></p><div> </div><div> </div>";
+        assert!(matches!(cap_nesting(nothing_empty), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::queue::OutputShape;
+use crate::faithfulness::guard::{GuardMode, DEFAULT_GUARD};
 use crate::length::{self, LengthPreset, NamedBudget, DEFAULT_BULLETS};
 
 /// An error answer: its status, a stable code for programs and a message for people.
@@ -62,6 +63,7 @@ pub struct CompareRequest {
     pub budgets: Vec<NamedBudget>,
     /// A reference summary (plain text) to score every length against with ROUGE.
     pub reference: Option<String>,
+    pub guard: GuardMode,
 }
 
 #[derive(Debug)]
@@ -70,13 +72,12 @@ pub struct CheckRequest {
     pub summary: String,
 }
 
-pub const SUMMARIZE_FIELDS: &[&str] = &["text", "html", "url", "id", "title", "length", "bullets"];
-pub const COMPARE_FIELDS: &[&str] = &["text", "html", "url", "id", "title", "lengths", "words", "sentences", "reference"];
+pub const SUMMARIZE_FIELDS: &[&str] = &["text", "html", "url", "id", "title", "length", "bullets", "guard"];
+pub const COMPARE_FIELDS: &[&str] = &["text", "html", "url", "id", "title", "lengths", "words", "sentences", "reference", "guard"];
 pub const CHECK_FIELDS: &[&str] = &["article", "summary"];
 
 /// Request fields that are not per request, and what to say about them.
 const NOT_PER_REQUEST: &[(&str, &str)] = &[
-    ("guard", "the guard is set for the whole server with `precis serve --guard flag|drop|off` (default flag)"),
     ("precision", "precision is set for the whole server with `precis serve --precision fp32|bf16|int8` (default fp32)"),
 ];
 
@@ -88,7 +89,7 @@ pub struct Defaults {
 
 impl Default for Defaults {
     fn default() -> Defaults {
-        Defaults { shape: OutputShape { length: LengthPreset::Medium, bullets: DEFAULT_BULLETS } }
+        Defaults { shape: OutputShape { length: LengthPreset::Medium, bullets: DEFAULT_BULLETS, guard: DEFAULT_GUARD } }
     }
 }
 
@@ -106,10 +107,14 @@ pub fn parse_summarize(body: &[u8], defaults: Defaults) -> Result<SummarizeReque
         Some(count) if (1..=20).contains(&count) => count as usize,
         Some(count) => return Err(ApiError::bad_request(format!("bullets: {count} is out of range; give a count from 1 to 20"))),
     };
-    Ok(SummarizeRequest { source, id, title, shape: OutputShape { length, bullets } })
+    let guard = match fields.string("guard")? {
+        None => defaults.shape.guard,
+        Some(value) => parse_guard(&value)?,
+    };
+    Ok(SummarizeRequest { source, id, title, shape: OutputShape { length, bullets, guard } })
 }
 
-pub fn parse_compare(body: &[u8]) -> Result<CompareRequest, ApiError> {
+pub fn parse_compare(body: &[u8], defaults: Defaults) -> Result<CompareRequest, ApiError> {
     let mut fields = Fields::parse(body, COMPARE_FIELDS)?;
     let source = fields.source()?;
     let id = fields.string("id")?;
@@ -126,7 +131,11 @@ pub fn parse_compare(body: &[u8]) -> Result<CompareRequest, ApiError> {
         return Err(ApiError::bad_request("reference: the reference summary is empty; leave the field out, or give the reference text"));
     }
     let budgets = crate::commands::compare::resolve_budgets(&lengths, &words, &sentences).map_err(|error| ApiError::bad_request(format!("lengths: {error}")))?;
-    Ok(CompareRequest { source, id, title, budgets, reference })
+    let guard = match fields.string("guard")? {
+        None => defaults.shape.guard,
+        Some(value) => parse_guard(&value)?,
+    };
+    Ok(CompareRequest { source, id, title, budgets, reference, guard })
 }
 
 pub fn parse_check(body: &[u8]) -> Result<CheckRequest, ApiError> {
@@ -134,6 +143,15 @@ pub fn parse_check(body: &[u8]) -> Result<CheckRequest, ApiError> {
     let article = fields.string("article")?.ok_or_else(|| ApiError::bad_request("article: missing; give the article text the summary should be checked against"))?;
     let summary = fields.string("summary")?.ok_or_else(|| ApiError::bad_request("summary: missing; give the summary text to check"))?;
     Ok(CheckRequest { article, summary })
+}
+
+fn parse_guard(value: &str) -> Result<GuardMode, ApiError> {
+    match value {
+        "flag" => Ok(GuardMode::Flag),
+        "drop" => Ok(GuardMode::Drop),
+        "off" => Ok(GuardMode::Off),
+        other => Err(ApiError::bad_request(format!("guard: {other:?} is not a guard; use \"flag\", \"drop\" or \"off\""))),
+    }
 }
 
 fn parse_length(field: &str, value: &str) -> Result<LengthPreset, ApiError> {
@@ -242,7 +260,7 @@ mod tests {
     fn a_summarize_body_is_read_with_defaults() {
         let request = parse_summarize(br#"{"text": "Some article.", "bullets": 3}"#, Defaults::default()).expect("valid");
         assert_eq!(request.source, ArticleSource::Text("Some article.".into()));
-        assert_eq!(request.shape, OutputShape { length: LengthPreset::Medium, bullets: 3 });
+        assert_eq!(request.shape, OutputShape { length: LengthPreset::Medium, bullets: 3, guard: DEFAULT_GUARD });
         let request = parse_summarize(br#"{"url": "https://example.org/a", "length": "short", "id": "x"}"#, Defaults::default()).expect("valid");
         assert_eq!(request.source, ArticleSource::Url("https://example.org/a".into()));
         assert_eq!(request.shape.length, LengthPreset::Short);
@@ -256,8 +274,11 @@ mod tests {
         assert!(message(parse_summarize(b"[1, 2]", defaults)).contains("JSON an array, not an object"));
         let unknown = message(parse_summarize(br#"{"text": "a", "colour": "red"}"#, defaults));
         assert!(unknown.contains("unknown field \"colour\"") && unknown.contains("text, html, url"), "{unknown}");
-        let guard = message(parse_summarize(br#"{"text": "a", "guard": true}"#, defaults));
-        assert!(guard.contains("precis serve --guard"), "{guard}");
+        let guard = message(parse_summarize(br#"{"text": "a", "guard": "loose"}"#, defaults));
+        assert!(guard.starts_with("guard: \"loose\" is not a guard"), "{guard}");
+        assert_eq!(parse_summarize(br#"{"text": "a", "guard": "drop"}"#, defaults).expect("drop").shape.guard, GuardMode::Drop);
+        assert_eq!(parse_summarize(br#"{"text": "a"}"#, defaults).expect("default").shape.guard, DEFAULT_GUARD);
+        assert_eq!(parse_compare(br#"{"text": "a", "guard": "off"}"#, defaults).expect("off").guard, GuardMode::Off);
         assert!(message(parse_summarize(br#"{"text": "a", "bullets": 0}"#, defaults)).starts_with("bullets: 0 is out of range"));
         assert!(message(parse_summarize(br#"{"text": "a", "bullets": "four"}"#, defaults)).starts_with("bullets: expected a whole number, got the string \"four\""));
         assert!(message(parse_summarize(br#"{"text": "a", "length": "huge"}"#, defaults)).starts_with("length: \"huge\" is not a length"));
@@ -268,15 +289,15 @@ mod tests {
 
     #[test]
     fn compare_budgets_are_checked_like_the_command_line() {
-        let request = parse_compare(br#"{"text": "a", "lengths": ["short"], "words": [25, 60], "sentences": [2]}"#).expect("valid");
+        let request = parse_compare(br#"{"text": "a", "lengths": ["short"], "words": [25, 60], "sentences": [2]}"#, Defaults::default()).expect("valid");
         let labels: Vec<&str> = request.budgets.iter().map(|b| b.label.as_str()).collect();
         assert_eq!(labels, ["short", "25 words", "60 words", "2 sentences"]);
-        assert_eq!(parse_compare(br#"{"text": "a"}"#).expect("default").budgets.len(), 3);
-        let zero = parse_compare(br#"{"text": "a", "words": [0]}"#).expect_err("zero");
+        assert_eq!(parse_compare(br#"{"text": "a"}"#, Defaults::default()).expect("default").budgets.len(), 3);
+        let zero = parse_compare(br#"{"text": "a", "words": [0]}"#, Defaults::default()).expect_err("zero");
         assert!(zero.message.starts_with("words: "), "{}", zero.message);
-        let same = parse_compare(br#"{"text": "a", "lengths": ["medium"], "words": [80]}"#).expect_err("same");
+        let same = parse_compare(br#"{"text": "a", "lengths": ["medium"], "words": [80]}"#, Defaults::default()).expect_err("same");
         assert!(same.message.contains("same budget"), "{}", same.message);
-        let bad_item = parse_compare(br#"{"text": "a", "words": [25, "x"]}"#).expect_err("item");
+        let bad_item = parse_compare(br#"{"text": "a", "words": [25, "x"]}"#, Defaults::default()).expect_err("item");
         assert_eq!(bad_item.message, "words[1]: expected a whole number, got the string \"x\"");
     }
 

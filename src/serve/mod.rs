@@ -143,7 +143,7 @@ async fn serve(config: ServeConfig) -> Result<Drained> {
         }
         hosts
     });
-    let defaults = api::Defaults { shape: queue::OutputShape { length: config.options.length, bullets: config.options.bullets } };
+    let defaults = api::Defaults { shape: queue::OutputShape { length: config.options.length, bullets: config.options.bullets, guard: config.options.guard } };
     let app = Arc::new(routes::App::new(queue.clone(), metrics.clone(), config.limits.clone(), defaults, config.api_key.clone(), allowed_hosts, config.url_policy.clone()));
 
     let (loaded_sender, loaded) = oneshot::channel();

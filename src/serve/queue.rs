@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::metrics::Metrics;
+use crate::faithfulness::guard::GuardMode;
 use crate::input::Document;
 use crate::length::{LengthPreset, NamedBudget};
 use crate::pipeline::{SummarizeOptions, Summarizer};
@@ -30,7 +31,7 @@ use crate::render::{CompareRecord, EngineKind, SummaryRecord};
 /// What a request asks of the models.
 pub enum Work {
     Summarize { document: Document, shape: OutputShape },
-    Compare { document: Document, budgets: Vec<NamedBudget>, reference: Option<Document> },
+    Compare { document: Document, budgets: Vec<NamedBudget>, reference: Option<Document>, guard: GuardMode },
 }
 
 /// The per-request output settings that decide which requests can share a group.
@@ -38,6 +39,8 @@ pub enum Work {
 pub struct OutputShape {
     pub length: LengthPreset,
     pub bullets: usize,
+    /// `guard` of the request (the server's `--guard` when not given).
+    pub guard: GuardMode,
 }
 
 pub enum Outcome {
@@ -261,13 +264,18 @@ fn fail_waiting(queue: &Queue) {
 /// handling below can be tested with models that panic on purpose).
 trait Models {
     fn set_output_shape(&mut self, shape: OutputShape);
+    fn set_guard(&mut self, guard: GuardMode);
     fn summarize_many(&self, documents: &[Document]) -> Vec<anyhow::Result<SummaryRecord>>;
     fn compare(&self, document: &Document, budgets: &[NamedBudget], reference: Option<&Document>) -> anyhow::Result<CompareRecord>;
 }
 
 impl Models for Summarizer {
     fn set_output_shape(&mut self, shape: OutputShape) {
-        Summarizer::set_output_shape(self, shape.length, shape.bullets);
+        Summarizer::set_output_shape(self, shape.length, shape.bullets, shape.guard);
+    }
+
+    fn set_guard(&mut self, guard: GuardMode) {
+        Summarizer::set_guard(self, guard);
     }
 
     fn summarize_many(&self, documents: &[Document]) -> Vec<anyhow::Result<SummaryRecord>> {
@@ -289,7 +297,8 @@ fn run_group(summarizer: &mut impl Models, group: Vec<Job>, engine: EngineKind, 
                 shape = Some(job_shape);
                 summaries.push((document, job.reply));
             }
-            Work::Compare { document, budgets, reference } => {
+            Work::Compare { document, budgets, reference, guard } => {
+                summarizer.set_guard(guard);
                 let outcome = catch_unwind(AssertUnwindSafe(|| summarizer.compare(&document, &budgets, reference.as_ref())));
                 let (reply, failed) = match outcome {
                     Ok(Ok(record)) => (Ok(Outcome::Compare(Box::new(record))), 0),
@@ -352,7 +361,7 @@ mod tests {
     fn summary_job(words: usize, length: LengthPreset) -> (Job, oneshot::Receiver<Reply>) {
         let (reply, answer) = oneshot::channel();
         let document = document(words);
-        (Job { size: document.text.len(), work: Work::Summarize { document, shape: OutputShape { length, bullets: 4 } }, reply }, answer)
+        (Job { size: document.text.len(), work: Work::Summarize { document, shape: OutputShape { length, bullets: 4, guard: GuardMode::Flag } }, reply }, answer)
     }
 
     #[test]
@@ -373,7 +382,7 @@ mod tests {
     fn a_compare_request_runs_alone() {
         let (reply, _answer) = oneshot::channel();
         let mut pending = VecDeque::new();
-        pending.push_back(Job { size: 5, work: Work::Compare { document: document(5), budgets: Vec::new(), reference: None }, reply });
+        pending.push_back(Job { size: 5, work: Work::Compare { document: document(5), budgets: Vec::new(), reference: None, guard: GuardMode::Flag }, reply });
         let (job, _other) = summary_job(5, LengthPreset::Medium);
         pending.push_back(job);
         assert_eq!(choose_group(&pending, 8), vec![0]);
@@ -384,6 +393,8 @@ mod tests {
 
     impl Models for Fragile {
         fn set_output_shape(&mut self, _shape: OutputShape) {}
+
+        fn set_guard(&mut self, _guard: GuardMode) {}
 
         fn summarize_many(&self, documents: &[Document]) -> Vec<anyhow::Result<SummaryRecord>> {
             assert!(!documents.iter().any(|d| d.text.contains("PANIC")), "a model bug");
@@ -422,7 +433,7 @@ mod tests {
     #[test]
     fn a_panic_fails_only_the_document_at_fault_and_the_thread_goes_on() {
         let metrics = Metrics::default();
-        let shape = OutputShape { length: LengthPreset::Medium, bullets: 4 };
+        let shape = OutputShape { length: LengthPreset::Medium, bullets: 4, guard: GuardMode::Flag };
         let summary = |document| Work::Summarize { document, shape };
         let (jobs, mut answers): (Vec<Job>, Vec<oneshot::Receiver<Reply>>) = ["first", "PANIC here", "third"].into_iter().map(|text| job(text, summary)).unzip();
         run_group(&mut Fragile, jobs, EngineKind::Abstractive, &metrics);
@@ -437,7 +448,7 @@ mod tests {
         assert_eq!(outcomes, ["ok first batch Some(1)", "Panicked", "ok third batch Some(1)"], "retried one by one after the panic");
         assert_eq!(metrics.model_panics.load(Ordering::Relaxed), 2, "the group's panic and the document's own");
 
-        let (compare, mut answer) = job("x", |document| Work::Compare { document, budgets: Vec::new(), reference: None });
+        let (compare, mut answer) = job("x", |document| Work::Compare { document, budgets: Vec::new(), reference: None, guard: GuardMode::Flag });
         run_group(&mut Fragile, vec![compare], EngineKind::Abstractive, &metrics);
         assert!(matches!(answer.try_recv(), Ok(Err(JobError::Panicked))));
         let (fine, mut answer) = job("after", summary);
@@ -448,7 +459,7 @@ mod tests {
     #[test]
     fn the_default_queue_holds_64_waiting_requests() {
         let queue = Queue::new(crate::serve::DEFAULT_MAX_QUEUE, Arc::new(Metrics::default()));
-        let shape = OutputShape { length: LengthPreset::Medium, bullets: 4 };
+        let shape = OutputShape { length: LengthPreset::Medium, bullets: 4, guard: GuardMode::Flag };
         let answers: Vec<_> = (0..64).map(|_| queue.submit(Work::Summarize { document: document(3), shape }).expect("room for 64")).collect();
         assert_eq!(answers.len(), 64);
         assert!(queue.submit(Work::Summarize { document: document(3), shape }).is_err(), "the 65th waits for room");
@@ -457,7 +468,7 @@ mod tests {
     #[test]
     fn a_full_queue_refuses_and_abandoned_requests_free_their_place() {
         let queue = Queue::new(2, Arc::new(Metrics::default()));
-        let shape = OutputShape { length: LengthPreset::Medium, bullets: 4 };
+        let shape = OutputShape { length: LengthPreset::Medium, bullets: 4, guard: GuardMode::Flag };
         let first = queue.submit(Work::Summarize { document: document(3), shape }).expect("room");
         let _second = queue.submit(Work::Summarize { document: document(3), shape }).expect("room");
         assert!(queue.submit(Work::Summarize { document: document(3), shape }).is_err());

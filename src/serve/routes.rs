@@ -321,7 +321,7 @@ async fn summarize(State(app): State<Arc<App>>, headers: HeaderMap, body: Result
 async fn compare(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     answer(&app, async {
         let body = json_request(&app, &headers, body)?;
-        let request = api::parse_compare(&body)?;
+        let request = api::parse_compare(&body, app.defaults)?;
         if !app.queue.has_room() {
             return Err(app.queue_full());
         }
@@ -330,7 +330,7 @@ async fn compare(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<B
             None => None,
         };
         let document = app.document(request.source, request.id, request.title).await?;
-        match app.run(Work::Compare { document, budgets: request.budgets, reference }).await? {
+        match app.run(Work::Compare { document, budgets: request.budgets, reference, guard: request.guard }).await? {
             Outcome::Compare(record) => Ok(json_body(&record)),
             Outcome::Summary(_) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the model thread answered with the wrong kind of record")),
         }

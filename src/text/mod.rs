@@ -10,7 +10,7 @@ mod sentences;
 mod terms;
 
 pub use normalize::normalize;
-pub use sentences::{split_sentences, Sentence};
+pub use sentences::{sentences, split_sentences, Sentence, Sentences};
 pub use terms::{is_stop_word, TermExtractor};
 
 /// Number of words in `s`: whitespace-separated tokens holding at least one letter or
@@ -125,4 +125,3 @@ mod tests {
         assert!(!ends_with_terminal_punctuation(""));
     }
 }
-

@@ -6,6 +6,11 @@
 //! punctuation, abbreviations, initials, quotes), the token after it (capital letter or
 //! not), and the layout (paragraph breaks always end a sentence; a line break ends one
 //! when the line looks like a heading or the next line is a list item).
+//!
+//! Sentences come one at a time ([`sentences`]) from a short window of tokens, so splitting
+//! needs memory for the longest sentence, not for the whole text.
+
+use std::collections::VecDeque;
 
 /// One sentence of a normalized text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,58 +31,85 @@ pub struct Sentence {
 /// Never returns an empty sentence; returns no sentences for empty or blank input. Any
 /// `&str` is accepted: unnormalized whitespace is treated like its normalized form.
 pub fn split_sentences(normalized: &str) -> Vec<Sentence> {
-    let tokens = tokenize(normalized);
-    if tokens.is_empty() {
-        return Vec::new();
+    sentences(normalized).collect()
+}
+
+/// The sentences of [`split_sentences`], one at a time: memory stays proportional to the
+/// longest sentence (plus one number per paragraph), whatever the length of the text, so a
+/// caller that keeps only some sentences never holds them all.
+pub fn sentences(normalized: &str) -> Sentences<'_> {
+    Sentences {
+        source: normalized,
+        longest_line: longest_line_per_paragraph(normalized),
+        tokens: Tokens::new(normalized),
+        window: VecDeque::with_capacity(LOOKAHEAD + 1),
+        text: String::new(),
+        first: None,
+        tokens_in_sentence: 0,
     }
-    let longest_line = longest_line_per_paragraph(normalized, &tokens);
+}
 
-    let mut sentences = Vec::new();
-    let mut sentence_first_token = 0usize;
+/// How many tokens after the current one the rules look at (the attribution check after a
+/// quotation reads the furthest).
+const LOOKAHEAD: usize = 6;
 
-    for index in 0..tokens.len() {
-        let is_last = index + 1 == tokens.len();
-        let newlines_after = if is_last {
-            0
-        } else {
-            tokens[index + 1].newlines_before
-        };
-        let paragraph_ends = newlines_after >= 2;
+/// Iterator over the sentences of a text; see [`sentences`].
+pub struct Sentences<'a> {
+    source: &'a str,
+    longest_line: Vec<usize>,
+    tokens: Tokens<'a>,
+    /// The current token and up to [`LOOKAHEAD`] tokens after it.
+    window: VecDeque<Token>,
+    /// The sentence being built: its text so far and its first token.
+    text: String,
+    first: Option<Token>,
+    tokens_in_sentence: usize,
+}
 
-        let ends_here = is_last
-            || paragraph_ends
-            || tokens[index + 1].glued
-            || punctuation_ends_sentence(normalized, &tokens, index, sentence_first_token)
-            || full_stop_missing(normalized, &tokens, index, sentence_first_token)
-            || (newlines_after == 1
-                && line_break_ends_sentence(
-                    normalized,
-                    &tokens,
-                    index,
-                    longest_line[tokens[index].paragraph],
-                ));
-        if !ends_here {
-            continue;
-        }
+impl Iterator for Sentences<'_> {
+    type Item = Sentence;
 
-        let first = &tokens[sentence_first_token];
-        let last = &tokens[index];
-        let mut text = String::new();
-        for token in &tokens[sentence_first_token..=index] {
-            if !text.is_empty() && !token.glued {
-                text.push(' ');
+    fn next(&mut self) -> Option<Sentence> {
+        loop {
+            while self.window.len() <= LOOKAHEAD {
+                match self.tokens.next() {
+                    Some(token) => self.window.push_back(token),
+                    None => break,
+                }
             }
-            text.push_str(token.text(normalized));
+            let source = self.source;
+            let window = self.window.make_contiguous();
+            let token = *window.first()?;
+            let is_sentence_start = self.tokens_in_sentence == 0;
+            let words_so_far = self.tokens_in_sentence + 1;
+            let next = window.get(1);
+            let newlines_after = next.map_or(0, |next| next.newlines_before);
+            let ends_here = next.is_none_or(|next| next.glued)
+                || newlines_after >= 2
+                || punctuation_ends_sentence(source, window, is_sentence_start)
+                || full_stop_missing(source, window, words_so_far)
+                || (newlines_after == 1
+                    && line_break_ends_sentence(source, window, self.longest_line[token.paragraph]));
+
+            if !self.text.is_empty() && !token.glued {
+                self.text.push(' ');
+            }
+            self.text.push_str(token.text(source));
+            let first = *self.first.get_or_insert(token);
+            self.tokens_in_sentence += 1;
+            self.window.pop_front();
+            if ends_here {
+                self.first = None;
+                self.tokens_in_sentence = 0;
+                return Some(Sentence {
+                    text: std::mem::take(&mut self.text),
+                    start: first.start,
+                    end: token.end,
+                    paragraph: first.paragraph,
+                });
+            }
         }
-        sentences.push(Sentence {
-            text,
-            start: first.start,
-            end: last.end,
-            paragraph: first.paragraph,
-        });
-        sentence_first_token = index + 1;
     }
-    sentences
 }
 
 /// A maximal run of non-whitespace characters.
@@ -102,59 +134,84 @@ impl Token {
     }
 }
 
-fn tokenize(source: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    let mut token_start: Option<usize> = None;
-    let mut newlines = 0usize;
-    let mut newlines_of_current = 0usize;
-    let mut paragraph = 0usize;
-    let mut line_start = 0usize;
-    let mut at_line_start = true;
-    let mut previous_was_carriage_return = false;
+/// The whitespace-separated tokens of a text, in order, one at a time.
+struct RawTokens<'a> {
+    source: &'a str,
+    chars: std::str::CharIndices<'a>,
+    token_start: Option<usize>,
+    newlines: usize,
+    newlines_of_current: usize,
+    paragraph: usize,
+    line_start: usize,
+    at_line_start: bool,
+    previous_was_carriage_return: bool,
+    seen_token: bool,
+}
 
-    for (offset, c) in source.char_indices() {
-        // "\r\n" is one line break.
-        let crlf_tail = previous_was_carriage_return && c == '\n';
-        previous_was_carriage_return = c == '\r';
-        if c.is_whitespace() {
-            if let Some(start) = token_start.take() {
-                tokens.push(Token {
-                    start,
-                    end: offset,
-                    newlines_before: newlines_of_current,
-                    paragraph,
-                    line_start,
-                    glued: false,
-                });
-                newlines = 0;
-            }
-            if is_line_break(c) && !crlf_tail {
-                newlines += 1;
-                at_line_start = true;
-            }
-        } else if token_start.is_none() {
-            if newlines >= 2 && !tokens.is_empty() {
-                paragraph += 1;
-            }
-            if at_line_start {
-                line_start = offset;
-                at_line_start = false;
-            }
-            token_start = Some(offset);
-            newlines_of_current = if tokens.is_empty() { 0 } else { newlines };
+impl<'a> RawTokens<'a> {
+    fn new(source: &'a str) -> RawTokens<'a> {
+        RawTokens {
+            source,
+            chars: source.char_indices(),
+            token_start: None,
+            newlines: 0,
+            newlines_of_current: 0,
+            paragraph: 0,
+            line_start: 0,
+            at_line_start: true,
+            previous_was_carriage_return: false,
+            seen_token: false,
         }
     }
-    if let Some(start) = token_start {
-        tokens.push(Token {
+
+    fn token(&mut self, start: usize, end: usize) -> Token {
+        self.seen_token = true;
+        Token {
             start,
-            end: source.len(),
-            newlines_before: newlines_of_current,
-            paragraph,
-            line_start,
+            end,
+            newlines_before: self.newlines_of_current,
+            paragraph: self.paragraph,
+            line_start: self.line_start,
             glued: false,
-        });
+        }
     }
-    split_glued_sentences(source, tokens)
+}
+
+impl Iterator for RawTokens<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        while let Some((offset, c)) = self.chars.next() {
+            // "\r\n" is one line break.
+            let crlf_tail = self.previous_was_carriage_return && c == '\n';
+            self.previous_was_carriage_return = c == '\r';
+            if c.is_whitespace() {
+                let finished = self.token_start.take().map(|start| self.token(start, offset));
+                if finished.is_some() {
+                    self.newlines = 0;
+                }
+                if is_line_break(c) && !crlf_tail {
+                    self.newlines += 1;
+                    self.at_line_start = true;
+                }
+                if finished.is_some() {
+                    return finished;
+                }
+            } else if self.token_start.is_none() {
+                if self.newlines >= 2 && self.seen_token {
+                    self.paragraph += 1;
+                }
+                if self.at_line_start {
+                    self.line_start = offset;
+                    self.at_line_start = false;
+                }
+                self.token_start = Some(offset);
+                self.newlines_of_current = if self.seen_token { self.newlines } else { 0 };
+            }
+        }
+        let start = self.token_start.take()?;
+        Some(self.token(start, self.source.len()))
+    }
 }
 
 /// The part `start..end` of `token`; parts after the first are glued to their predecessor.
@@ -169,55 +226,85 @@ fn piece(token: &Token, start: usize, end: usize) -> Token {
     }
 }
 
-/// Splits tokens where a sentence end lost its following space: `"fight".Jon`,
+/// Tokens with sentence ends that lost their following space split off: `"fight".Jon`,
 /// `dangerous.The` (paragraphs joined by careless extraction). Only a lower-case word or
 /// a closing quote before the stop and a capitalised word after it qualify, so `U.S.`,
 /// `e.g.`, `bbc.co.uk` and `$1.13bn` stay whole.
-fn split_glued_sentences(source: &str, tokens: Vec<Token>) -> Vec<Token> {
-    let mut output = Vec::with_capacity(tokens.len());
-    for token in tokens {
-        let text = token.text(source);
-        if !text.contains(['.', '!', '?']) {
-            output.push(token);
+struct Tokens<'a> {
+    source: &'a str,
+    raw: RawTokens<'a>,
+    /// The raw token being split, and where its next piece starts.
+    splitting: Option<(Token, usize)>,
+}
+
+impl<'a> Tokens<'a> {
+    fn new(source: &'a str) -> Tokens<'a> {
+        Tokens { source, raw: RawTokens::new(source), splitting: None }
+    }
+}
+
+impl Iterator for Tokens<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        let (token, piece_start) = match self.splitting.take() {
+            Some(state) => state,
+            None => {
+                let token = self.raw.next()?;
+                if !token.text(self.source).contains(['.', '!', '?']) {
+                    return Some(token);
+                }
+                (token, token.start)
+            }
+        };
+        let text = token.text(self.source);
+        match glued_sentence_end(text, piece_start - token.start) {
+            Some(split_at) => {
+                let split_at = token.start + split_at;
+                self.splitting = Some((token, split_at));
+                Some(piece(&token, piece_start, split_at))
+            }
+            None => Some(piece(&token, piece_start, token.end)),
+        }
+    }
+}
+
+/// The byte offset in `text` just past the first sentence-ending mark at or after `from`
+/// that ends a sentence glued to the next one; see [`Tokens`].
+fn glued_sentence_end(text: &str, from: usize) -> Option<usize> {
+    for (relative, c) in text[from..].char_indices() {
+        let offset = from + relative;
+        if offset == 0 || !matches!(c, '.' | '!' | '?') {
             continue;
         }
-        let mut piece_start = token.start;
-        let chars: Vec<(usize, char)> = text.char_indices().collect();
-        for position in 1..chars.len().saturating_sub(2) {
-            let (offset, c) = chars[position];
-            if !matches!(c, '.' | '!' | '?') {
-                continue;
-            }
-            let next = chars[position + 1].1;
-            let after_next = chars[position + 2].1;
-            if !(next.is_uppercase() && after_next.is_lowercase()) {
-                continue;
-            }
-            let before = &text[..offset];
-            let closed_by_quote = before.ends_with(['"', '”', '’', ')']);
-            let word: String = before
-                .chars()
-                .rev()
-                .take_while(|c| c.is_alphabetic())
-                .collect();
-            let word: String = word.chars().rev().collect();
-            let dotted = before[..before.len() - word.len()].ends_with('.');
-            let plain_word = word.chars().count() >= 2
-                && !dotted
-                && word.chars().skip(1).all(char::is_lowercase)
-                && (word.chars().all(char::is_lowercase) || word.chars().count() >= 4)
-                && !TITLES.contains(&word.as_str())
-                && !AMBIGUOUS_ABBREVIATIONS.contains(&word.as_str());
-            if !(closed_by_quote || plain_word) {
-                continue;
-            }
-            let split_at = token.start + offset + c.len_utf8();
-            output.push(piece(&token, piece_start, split_at));
-            piece_start = split_at;
+        let mut after = text[offset + c.len_utf8()..].chars();
+        let (Some(next), Some(after_next)) = (after.next(), after.next()) else {
+            return None;
+        };
+        if !(next.is_uppercase() && after_next.is_lowercase()) {
+            continue;
         }
-        output.push(piece(&token, piece_start, token.end));
+        let before = &text[..offset];
+        let closed_by_quote = before.ends_with(['"', '”', '’', ')']);
+        let word_start = before
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_alphabetic())
+            .last()
+            .map_or(before.len(), |(index, _)| index);
+        let word = &before[word_start..];
+        let dotted = before[..word_start].ends_with('.');
+        let plain_word = word.chars().count() >= 2
+            && !dotted
+            && word.chars().skip(1).all(char::is_lowercase)
+            && (word.chars().all(char::is_lowercase) || word.chars().count() >= 4)
+            && !TITLES.contains(&word)
+            && !AMBIGUOUS_ABBREVIATIONS.contains(&word);
+        if closed_by_quote || plain_word {
+            return Some(offset + c.len_utf8());
+        }
     }
-    output
+    None
 }
 
 fn is_line_break(c: char) -> bool {
@@ -228,29 +315,35 @@ fn is_line_break(c: char) -> bool {
 }
 
 /// Length in chars of the longest line of each paragraph, so a short line can be told
-/// apart from a line of hard-wrapped prose.
-fn longest_line_per_paragraph(source: &str, tokens: &[Token]) -> Vec<usize> {
-    let paragraphs = tokens.last().map_or(0, |token| token.paragraph + 1);
-    let mut longest = vec![0usize; paragraphs];
-    let mut index = 0;
-    while index < tokens.len() {
-        let line_start = tokens[index].line_start;
-        let mut last = index;
-        while last + 1 < tokens.len() && tokens[last + 1].line_start == line_start {
-            last += 1;
+/// apart from a line of hard-wrapped prose. One pass over the text before splitting.
+fn longest_line_per_paragraph(source: &str) -> Vec<usize> {
+    let mut longest: Vec<usize> = Vec::new();
+    // The current line: its first token and the end of its last one.
+    let mut line: Option<(Token, usize)> = None;
+    let close = |line: Option<(Token, usize)>, longest: &mut Vec<usize>| {
+        if let Some((first, end)) = line {
+            if longest.len() <= first.paragraph {
+                longest.resize(first.paragraph + 1, 0);
+            }
+            let length = line_chars(source, first.line_start, end);
+            longest[first.paragraph] = longest[first.paragraph].max(length);
         }
-        let length = line_chars(source, &tokens[index], &tokens[last]);
-        let slot = &mut longest[tokens[index].paragraph];
-        *slot = (*slot).max(length);
-        index = last + 1;
+    };
+    for token in RawTokens::new(source) {
+        match &mut line {
+            Some((first, end)) if first.line_start == token.line_start => *end = token.end,
+            _ => {
+                close(line.take(), &mut longest);
+                line = Some((token, token.end));
+            }
+        }
     }
+    close(line, &mut longest);
     longest
 }
 
-fn line_chars(source: &str, first: &Token, last: &Token) -> usize {
-    source
-        .get(first.line_start..last.end)
-        .map_or(0, |line| line.chars().count())
+fn line_chars(source: &str, line_start: usize, end: usize) -> usize {
+    source.get(line_start..end).map_or(0, |line| line.chars().count())
 }
 
 /// Characters that may close a sentence after its terminal punctuation: `He said "no."`
@@ -405,17 +498,13 @@ const SPEECH_VERBS: &[&str] = &[
     "posted",
 ];
 
-/// Does the gap after `tokens[index]` end a sentence because of punctuation?
-fn punctuation_ends_sentence(
-    source: &str,
-    tokens: &[Token],
-    index: usize,
-    sentence_first_token: usize,
-) -> bool {
-    let Some(next) = tokens.get(index + 1) else {
+/// Does the gap after `tokens[0]` end a sentence because of punctuation? `tokens` are the
+/// current token and the ones after it.
+fn punctuation_ends_sentence(source: &str, tokens: &[Token], is_sentence_start: bool) -> bool {
+    let Some(next) = tokens.get(1) else {
         return true;
     };
-    let token = tokens[index].text(source);
+    let token = tokens[0].text(source);
     let core = token.trim_end_matches(CLOSING_MARKS);
     let closed_by_quote = token[core.len()..].contains(QUOTE_MARKS);
     let Some(terminal) = core.chars().last() else {
@@ -429,13 +518,12 @@ fn punctuation_ends_sentence(
 
     match terminal {
         '?' | '!' | '‽' | '？' | '！' => {
-            !(closed_by_quote && attribution_follows(source, &tokens[index + 1..]))
+            !(closed_by_quote && attribution_follows(source, &tokens[1..]))
         }
         '…' | '。' => true,
         '.' if core.ends_with("..") => true,
         '.' => {
             let word = core[..core.len() - 1].trim_start_matches(OPENING_MARKS);
-            let is_sentence_start = index == sentence_first_token;
             period_ends_sentence(word, next_text, is_sentence_start)
         }
         _ => false,
@@ -529,19 +617,15 @@ const GLUED_OPENERS: &[&str] = &[
     "When", "While", "But", "During", "Some", "Many", "He", "She", "They", "We", "It", "There",
 ];
 
-/// Does a sentence end after `tokens[index]` although it has no final punctuation?
-/// Only when a lower-case word runs straight into a typical sentence opening.
-fn full_stop_missing(
-    source: &str,
-    tokens: &[Token],
-    index: usize,
-    sentence_first_token: usize,
-) -> bool {
+/// Does a sentence end after `tokens[0]` although it has no final punctuation? Only when a
+/// lower-case word runs straight into a typical sentence opening. `words_so_far` counts the
+/// sentence's tokens up to and including `tokens[0]`.
+fn full_stop_missing(source: &str, tokens: &[Token], words_so_far: usize) -> bool {
     const MIN_WORDS_BEFORE: usize = 3;
-    if index + 1 < sentence_first_token + MIN_WORDS_BEFORE {
+    if words_so_far < MIN_WORDS_BEFORE {
         return false;
     }
-    let token = tokens[index].text(source);
+    let token = tokens[0].text(source);
     let ends_in_lowercase_word = token.chars().next().is_some_and(char::is_lowercase)
         && token
             .chars()
@@ -552,36 +636,31 @@ fn full_stop_missing(
     if !(ends_in_lowercase_word || ends_in_amount) {
         return false;
     }
-    let Some(next) = tokens.get(index + 1).map(|t| t.text(source)) else {
+    let Some(next) = tokens.get(1).map(|t| t.text(source)) else {
         return false;
     };
     if !GLUED_OPENERS.contains(&next) {
         return false;
     }
     tokens
-        .get(index + 2)
+        .get(2)
         .map(|t| t.text(source))
         .and_then(|after| after.chars().next())
         .is_some_and(|c| c.is_lowercase() || c.is_numeric())
 }
 
-/// Does a single line break after `tokens[index]` end a sentence even without final
+/// Does a single line break after `tokens[0]` end a sentence even without final
 /// punctuation? Yes before a list item, and after a heading-like short line followed by
 /// a capitalised line; no inside hard-wrapped prose.
-fn line_break_ends_sentence(
-    source: &str,
-    tokens: &[Token],
-    index: usize,
-    longest_line_in_paragraph: usize,
-) -> bool {
-    let Some(next) = tokens.get(index + 1) else {
+fn line_break_ends_sentence(source: &str, tokens: &[Token], longest_line_in_paragraph: usize) -> bool {
+    let Some(next) = tokens.get(1) else {
         return true;
     };
     let next_text = next.text(source);
     if is_list_marker(next_text) {
         return true;
     }
-    let token = tokens[index].text(source);
+    let token = tokens[0].text(source);
     if token.ends_with([',', ';', ':', '-', '–', '—', '&', '/', '(']) {
         return false;
     }
@@ -593,12 +672,8 @@ fn line_break_ends_sentence(
     if !next_starts_capital {
         return false;
     }
-    let this_line = &tokens[index];
-    let line_start_token = tokens[..=index]
-        .iter()
-        .rposition(|token| token.line_start != this_line.line_start)
-        .map_or(0, |position| position + 1);
-    let length = line_chars(source, &tokens[line_start_token], this_line);
+    let this_line = &tokens[0];
+    let length = line_chars(source, this_line.line_start, this_line.end);
     // A line clearly shorter than the paragraph's longest is a heading or a deliberate
     // break, not a wrapped line.
     length * 10 < longest_line_in_paragraph * 7

@@ -91,13 +91,17 @@
     return fragment;
   }
 
-  /** With a faithfulness check on the server, marks what the article does not support. */
-  async function markUnsupported(article, targets) {
-    if (!state.check || !article) return;
-    for (const [node, text] of targets) {
-      const report = await call("/v1/check", { article, summary: text });
-      node.replaceChildren(markedText(text, report.flagged || []));
-    }
+  /** Marks what the article does not support in the outputs a model wrote (`record.faithfulness`,
+   *  from the server's guard; null for the extractive engine, whose sentences are the article's). */
+  function markUnsupported(record) {
+    const checked = record.faithfulness;
+    if (!checked) return;
+    if (checked.headline) $("headline").replaceChildren(markedText(record.headline, checked.headline.unsupported));
+    if (checked.abstract) $("abstract").replaceChildren(markedText(record.abstract, checked.abstract.unsupported));
+    const bulletNodes = Array.from($("bullets-list").children);
+    (checked.bullets || []).forEach((check, i) => {
+      if (bulletNodes[i]) bulletNodes[i].replaceChildren(markedText(record.bullets[i], check.unsupported));
+    });
   }
 
   function fillList(list, items, className) {
@@ -116,7 +120,8 @@
     $("summary-meta").textContent =
       `${modelsLine(record.models)} · article ${stats.input_words} words, ${stats.input_sentences} sentences · ` +
       `abstract ${stats.output_words} words · ${record.timings_ms.total} ms` +
-      (stats.batch_size ? ` · model batch of ${stats.batch_size}` : "");
+      (stats.batch_size ? ` · model batch of ${stats.batch_size}` : "") +
+      (record.faithfulness ? ` · faithfulness ${record.faithfulness.score.toFixed(2)} (marked: not in the article)` : "");
     fillList($("summary-warnings"), record.warnings);
     $("summary").hidden = false;
   }
@@ -202,8 +207,7 @@
       const fields = articleFields();
       const record = await call("/v1/summarize", { ...fields, length: $("length").value, bullets: Number($("bullets").value) });
       showSummary(record);
-      const bulletNodes = Array.from($("bullets-list").children);
-      await markUnsupported(fields.text || null, [[$("abstract"), record.abstract], ...record.bullets.map((b, i) => [bulletNodes[i], b])]);
+      markUnsupported(record);
     } catch (error) {
       showError(error.message);
     } finally {
