@@ -6,9 +6,9 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use common::{precis, scratch};
+use common::{precis, run, scratch, stderr, stdout};
 use serde_json::{json, Value};
 
 const BART: &str = "tests/fixtures/models/bart-tiny";
@@ -17,18 +17,6 @@ const SEED: &str = "samples/abe-cameron-summit.txt";
 
 const ARTICLE: &str = "Prime Minister Shinzo Abe met his British counterpart David Cameron in London on Thursday. \
 The two leaders agreed to boost security cooperation. Japan will buy 20 British jets.";
-
-fn run(command: &mut Command) -> Output {
-    command.output().expect("run precis")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 fn json_out(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", stdout(output), stderr(output)))

@@ -4,27 +4,15 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use common::fake_hub::{Behaviour, FakeHub, HubFile};
-use common::{precis, root, scratch};
+use common::{precis, root, run, scratch, stderr, stdout};
 use serde_json::Value;
 
 const BART: &str = "tests/fixtures/models/bart-tiny";
 const T5: &str = "tests/fixtures/models/t5-tiny";
 const SEED: &str = "samples/abe-cameron-summit.txt";
-
-fn run(command: &mut Command) -> Output {
-    command.output().expect("run precis")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 fn json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", stdout(output), stderr(output)))

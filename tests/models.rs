@@ -9,10 +9,10 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::fake_hub::{Behaviour, FakeHub, HubFile};
-use common::{precis, root, scratch};
+use common::{precis, root, run, scratch, stderr, stdout};
 use precis::hub::pickle;
 use serde_json::Value;
 use tch::Tensor;
@@ -21,18 +21,6 @@ const SEED: &str = "samples/abe-cameron-summit.txt";
 const MODELS: &str = "tests/fixtures/models";
 const COMMIT: &str = "1111111111111111111111111111111111111111";
 const PR_COMMIT: &str = "2222222222222222222222222222222222222222";
-
-fn run(command: &mut Command) -> Output {
-    command.output().expect("run precis")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 fn json(output: &Output) -> Value {
     assert!(output.status.success(), "precis failed: {}", stderr(output));

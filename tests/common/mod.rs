@@ -4,7 +4,7 @@
 pub mod fake_hub;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -30,4 +30,17 @@ pub fn precis(cache: &Path) -> Command {
         .env_remove("HF_TOKEN")
         .stdin(Stdio::null());
     command
+}
+
+/// Runs a command to its end (a test fails if it cannot start).
+pub fn run(command: &mut Command) -> Output {
+    command.output().expect("run precis")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
