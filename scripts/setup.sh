@@ -17,7 +17,7 @@
 # Wheels are checked against the sha256 sums below before anything is unpacked.
 #
 # Idempotent: when .venv/libtorch already holds what was asked for, it only prints where it is.
-# After switching between CPU and --cuda, run `cargo clean -p torch-sys` (it links what it saw).
+# Switching between CPU and --cuda also cleans torch-sys's build (it links what it saw when built).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +35,14 @@ cpu_wheels=(
 cpu_stamp="torch $torch_version cpu"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
+# torch-sys decides at build time whether to link libtorch_cuda and is not rebuilt when
+# .venv/libtorch changes, so a switch must drop its build outputs in both profiles.
+clean_torch_sys() {
+  if [ -d "$root/target" ] && command -v cargo >/dev/null; then
+    log "libtorch changed: cleaning torch-sys's build so the next build links the new one"
+    (cd "$root" && cargo clean -q -p torch-sys && cargo clean -q --release -p torch-sys) || true
+  fi
+}
 mode=cpu
 for arg in "$@"; do
   case "$arg" in
@@ -136,13 +144,13 @@ if [ "$mode" = cuda ]; then
   if [ "$(readlink "$libtorch" 2>/dev/null)" != "$torch_dir" ]; then
     [ -L "$libtorch" ] || rm -rf "$libtorch"
     ln -sfn "$torch_dir" "$libtorch"
-    log "now run: cargo clean -p torch-sys (so the next build links libtorch_cuda)"
+    clean_torch_sys
   fi
 else
-  if [ -L "$libtorch" ]; then
-    log "replacing the CUDA libtorch link with the CPU libtorch; then run: cargo clean -p torch-sys"
-  fi
+  was_cuda=0
+  [ -L "$libtorch" ] && was_cuda=1
   install_cpu_libtorch
+  [ "$was_cuda" = 1 ] && clean_torch_sys
 fi
 
 if [ "${reference:-0}" = 1 ]; then
