@@ -95,13 +95,47 @@ impl Linear {
 /// can tie to the last bit, and the logits are where a different summation order shows directly:
 /// on precis's kernels (see [`project`]) 2 of `scripts/parity_random.sh`'s 1,000 cases picked
 /// another beam (a T5 and a bf16 BART case); with this form all 1,000 give transformers' ids.
+///
+/// During a decoding libtorch runs on one thread (`kernels::SingleThreadedLibtorch`), which made
+/// the head the slowest part of a step (33.7 ms of 62.8 for 4 rows of distilbart-cnn-12-6's
+/// 50,264-word head); then the vocabulary is cut in two halves, one per kernel thread. A logit's
+/// sum is the same either way: MKL's own threads cut the same dimension (the halves give its
+/// 2-thread result bit for bit, checked for 1–8 rows at the shapes of the presets; with 1 row the
+/// cut must fall at ⌈words / 2⌉, where MKL's matrix-vector product makes it).
 pub fn head_logits(hidden: &Tensor, head: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    let logits = hidden.f_matmul(&head.f_tr()?)?;
+    let words = head.size().first().copied().unwrap_or(0);
+    let logits = if hidden.dim() == 2 && words >= SPLIT_HEAD_WORDS && tch::get_num_threads() == 1 {
+        let half = (words + 1) / 2;
+        let outputs = [std::sync::Mutex::new(None), std::sync::Mutex::new(None)];
+        // Each part owns its handles (views of the same storage, only read).
+        let parts = vec![
+            (hidden.shallow_clone(), head.f_narrow(0, 0, half)?, &outputs[0]),
+            (hidden.shallow_clone(), head.f_narrow(0, half, words - half)?, &outputs[1]),
+        ];
+        kernels::for_each_libtorch_part(parts, &|(hidden, words, out)| {
+            let logits = hidden.f_matmul(&words.f_tr()?)?;
+            *out.lock().map_err(|_| anyhow!("a half of the language-model head failed"))? = Some(logits);
+            Ok(())
+        })?;
+        let mut halves = Vec::with_capacity(2);
+        for output in outputs {
+            match output.into_inner() {
+                Ok(Some(logits)) => halves.push(logits),
+                _ => bail!("a half of the language-model head was not computed"),
+            }
+        }
+        Tensor::f_cat(&halves, 1)?
+    } else {
+        hidden.f_matmul(&head.f_tr()?)?
+    };
     Ok(match bias {
         Some(bias) => logits.f_add(bias)?,
         None => logits,
     })
 }
+
+/// Heads of fewer words are computed whole (the test models'; splitting them saves nothing).
+const SPLIT_HEAD_WORDS: i64 = 4096;
 
 /// `input · weightᵀ + bias` for the few rows of a decoder step (`input` `[rows, in]`): precis's
 /// memory-speed kernel where it applies, else `(weight · inputᵀ)ᵀ`, the form in which MKL streams
@@ -352,6 +386,27 @@ mod tests {
         let reference = x.gelu("tanh");
         let error = (ours - reference).abs().max().double_value(&[]);
         assert!(error < 1e-6, "max error {error}");
+    }
+
+    #[test]
+    fn a_head_cut_in_halves_gives_the_whole_product() {
+        tch::manual_seed(7);
+        let head = Tensor::randn([SPLIT_HEAD_WORDS * 3 + 5, 64], (Kind::Float, Device::Cpu));
+        let bias = Tensor::randn([SPLIT_HEAD_WORDS * 3 + 5], (Kind::Float, Device::Cpu));
+        for rows in [1i64, 2, 4, 8] {
+            let hidden = Tensor::randn([rows, 64], (Kind::Float, Device::Cpu));
+            let whole = hidden.matmul(&head.tr()) + &bias;
+            let halves = {
+                let _one_thread = kernels::SingleThreadedLibtorch::always();
+                assert_eq!(tch::get_num_threads(), 1);
+                head_logits(&hidden, &head, Some(&bias)).unwrap()
+            };
+            assert_eq!(halves.size(), whole.size());
+            // Summation order may differ between MKL's code paths (bit-identical on this project's
+            // Xeon for 1–8 rows, bench/compare.sh); a misplaced half would be off by whole units.
+            let error = (&halves - &whole).abs().max().double_value(&[]);
+            assert!(error < 1e-4, "{rows} rows: max difference {error}");
+        }
     }
 
     #[test]
