@@ -483,7 +483,7 @@ struct Summary {
 /// Documents whose inputs go through the model in one padded batch, at most this many.
 pub const GENERATION_BATCH: usize = 8;
 /// A batch takes no input longer than this many times its shortest one, so padding stays cheap.
-const MAX_BATCH_LENGTH_RATIO: f64 = 1.5;
+pub const MAX_BATCH_LENGTH_RATIO: f64 = 1.5;
 
 /// Groups inputs (by index) into batches of similar length: sorted by length, cut when a batch is
 /// full or the next input is much longer than the batch's shortest. Deterministic for a given

@@ -6,7 +6,8 @@
 //! `Summarizer::summarize_many` — the same path `precis batch` uses, which batches inputs of
 //! similar token length through the model. A group is the oldest waiting request plus up to
 //! `max_batch - 1` others of the same length and bullet count whose texts are closest to it in
-//! length; with a model, the thread first waits up to `batch_wait` for a group to fill. `compare`
+//! length, as long as the group stays within the length ratio one padded model batch takes
+//! (`pipeline::MAX_BATCH_LENGTH_RATIO`); with a model, the thread first waits up to `batch_wait` for a group to fill. `compare`
 //! requests run alone. A panic inside a group is caught, the group is retried document by
 //! document so that only the document at fault fails, and the thread goes on.
 //!
@@ -25,7 +26,7 @@ use super::metrics::Metrics;
 use crate::faithfulness::guard::GuardMode;
 use crate::input::Document;
 use crate::length::{LengthPreset, NamedBudget};
-use crate::pipeline::{SummarizeOptions, Summarizer};
+use crate::pipeline::{SummarizeOptions, Summarizer, MAX_BATCH_LENGTH_RATIO};
 use crate::render::{CompareRecord, EngineKind, SummaryRecord};
 
 /// What a request asks of the models.
@@ -211,9 +212,22 @@ fn choose_group(pending: &VecDeque<Job>, max_batch: usize) -> Vec<usize> {
         .collect();
     // Stable: equally close jobs keep their arrival order.
     companions.sort_by_key(|&index| pending[index].size.abs_diff(oldest.size));
-    companions.truncate(max_batch.max(1) - 1);
+    // Only jobs that can share one padded model batch with the group (the pipeline's length
+    // rule): a job that would be split off into a batch of its own inside this group waits for a
+    // later group of lengths like its own instead, so fewer, fuller batches run.
+    let (mut shortest, mut longest) = (oldest.size.max(1), oldest.size.max(1));
     let mut group = vec![0];
-    group.extend(companions);
+    for index in companions {
+        if group.len() >= max_batch.max(1) {
+            break;
+        }
+        let size = pending[index].size.max(1);
+        let (low, high) = (shortest.min(size), longest.max(size));
+        if high as f64 <= low as f64 * MAX_BATCH_LENGTH_RATIO {
+            (shortest, longest) = (low, high);
+            group.push(index);
+        }
+    }
     group
 }
 
@@ -373,9 +387,27 @@ mod tests {
             pending.push_back(job);
             answers.push(answer);
         }
-        assert_eq!(choose_group(&pending, 3), vec![0, 3, 4]);
+        assert_eq!(choose_group(&pending, 3), vec![0, 3]);
         assert_eq!(choose_group(&pending, 1), vec![0]);
-        assert_eq!(choose_group(&pending, 8), vec![0, 3, 4, 1]);
+        assert_eq!(choose_group(&pending, 8), vec![0, 3]);
+    }
+
+    #[test]
+    fn a_group_holds_only_lengths_one_model_batch_takes() {
+        let mut pending = VecDeque::new();
+        let mut answers = Vec::new();
+        for words in [100, 160, 60, 140, 75, 110, 1000] {
+            let (job, answer) = summary_job(words, LengthPreset::Medium);
+            pending.push_back(job);
+            answers.push(answer);
+        }
+        // Closest to 100 words first: 110, then 75 (now the shortest, so nothing over 112.5 may
+        // join); 60, 140 and 160 would stretch the group past 1.5 × its shortest; 1000 is far off.
+        let group = choose_group(&pending, 8);
+        assert_eq!(group, vec![0, 5, 4]);
+        let sizes: Vec<usize> = group.iter().map(|&index| pending[index].size).collect();
+        let (low, high) = (sizes.iter().min().copied().unwrap_or(0), sizes.iter().max().copied().unwrap_or(0));
+        assert!(high as f64 <= low as f64 * MAX_BATCH_LENGTH_RATIO, "{sizes:?}");
     }
 
     #[test]
