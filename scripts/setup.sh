@@ -11,7 +11,7 @@
 #
 # The CPU libtorch is the wheel's CPU half: its headers, libtorch_cpu, libc10 and its OpenMP, and the
 # two small CUDA libraries libtorch_cpu names as dependencies (libcudart, libcupti; never called on
-# CPU). That is about 0.6 GB on disk instead of 5 GB, and precis starts without loading
+# CPU). That is about 0.5 GB on disk instead of 5 GB, and precis starts without loading
 # libtorch_cuda (0.9 GB). libtorch.so, which only pulls in libtorch_cpu and libtorch_cuda, is
 # replaced by a linker script naming libtorch_cpu, so torch-sys's `-ltorch` still resolves.
 # Wheels are checked against the sha256 sums below before anything is unpacked.
@@ -92,7 +92,7 @@ install_cpu_libtorch() {
   rm -rf "$work" && mkdir -p "$work/wheels" "$work/lib"
   local names=() spec
   for spec in "${cpu_wheels[@]}"; do names+=("${spec%% *}"); done
-  log "downloading the CPU half of libtorch $torch_version from PyPI (a 0.8 GB wheel; 0.6 GB unpacked)"
+  log "downloading the CPU half of libtorch $torch_version from PyPI (a 0.8 GB wheel; 0.5 GB kept)"
   # The platform flags make pip pick these exact files whatever Python runs this script.
   "$python" -m pip download --disable-pip-version-check --no-cache-dir --progress-bar off --no-deps \
     --only-binary=:all: --platform manylinux1_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
