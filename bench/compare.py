@@ -253,9 +253,11 @@ def run_transformers(model_dir: Path, threads: int, runs: int, batch_size: int):
         # shorter target are padding and not kept (the decoder is causal).
         width = max(len(s) for s, _ in pairs)
         length = max(len(t) for _, t in pairs)
-        ids = torch.tensor([s + [1] * (width - len(s)) for s, _ in pairs])
+        # The model's own pad and decoder start ids (BART: 1 and 2; T5: 0 and 0; PEGASUS: 0 and 0).
+        pad, start = model.config.pad_token_id, model.config.decoder_start_token_id
+        ids = torch.tensor([s + [pad] * (width - len(s)) for s, _ in pairs])
         mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s, _ in pairs])
-        decoder = torch.tensor([[2] + t[:-1] + [1] * (length - len(t)) for _, t in pairs])
+        decoder = torch.tensor([[start] + t[:-1] + [pad] * (length - len(t)) for _, t in pairs])
         with torch.inference_mode():
             logits = model(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder).logits
         log_probs = torch.log_softmax(logits.float(), dim=-1)
