@@ -13,7 +13,7 @@
 
 use super::cpu::Features;
 use super::int8::dispatch_rows;
-use super::tiles::{self, Line, PaddedRows, SharedOutput, PANEL};
+use super::tiles::{self, Line, PaddedRows, SharedOutput, PANEL, PREFETCH_LINES};
 
 /// Inputs per 64-byte line: 2 bf16 values for each of the panel's 16 outputs.
 const GROUP: usize = 2;
@@ -296,6 +296,9 @@ unsafe fn avx512_tile<const ROWS: usize, const PANELS: usize>(a: &[f32], stride:
     let w = lines.as_ptr();
     let x = a.as_ptr();
     for group in 0..groups {
+        for panel in 0..PANELS {
+            super::prefetch(w.wrapping_add(panel * groups + group + PREFETCH_LINES));
+        }
         let mut even = [_mm512_setzero_ps(); PANELS];
         let mut odd = [_mm512_setzero_ps(); PANELS];
         for panel in 0..PANELS {
@@ -330,6 +333,7 @@ unsafe fn avx2_tile<const ROWS: usize>(a: &[f32], stride: usize, lines: &[Line],
     let upper = _mm256_set1_epi32(0xFFFF_0000u32 as i32);
     let x = a.as_ptr();
     for (group, line) in lines.iter().enumerate() {
+        super::prefetch(lines.as_ptr().wrapping_add(group + PREFETCH_LINES));
         let halves = [_mm256_load_si256(line.0.as_ptr() as *const _), _mm256_load_si256(line.0.as_ptr().add(32) as *const _)];
         let even = halves.map(|half| _mm256_castsi256_ps(_mm256_slli_epi32(half, 16)));
         let odd = halves.map(|half| _mm256_castsi256_ps(_mm256_and_si256(half, upper)));

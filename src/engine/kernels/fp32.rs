@@ -87,6 +87,10 @@ pub fn dot_block(weight_row: &[f32], inputs: &[f32], stride: usize, out: &mut [f
     let _ = (weight_row, inputs, stride, out, bias);
 }
 
+/// How far ahead (in f32 values) the kernels ask for the weights' cache lines.
+#[cfg(target_arch = "x86_64")]
+const AHEAD: usize = super::PREFETCH_BYTES / 4;
+
 #[cfg(target_arch = "x86_64")]
 fn store<const ROWS: usize>(out: &mut [f32], sums: [f32; ROWS], bias: f32) {
     for (slot, sum) in out.iter_mut().zip(sums) {
@@ -96,6 +100,8 @@ fn store<const ROWS: usize>(out: &mut [f32], sums: [f32; ROWS], bias: f32) {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use super::AHEAD;
+    use crate::engine::kernels::prefetch;
     use std::arch::x86_64::*;
 
     /// Dot products of `weight` (one weight row, `n` values) with each of the `ROWS` (1–4)
@@ -112,6 +118,7 @@ mod avx2 {
         let mut high = [_mm256_setzero_ps(); ROWS];
         let mut i = 0;
         while i < lanes {
+            prefetch(w.wrapping_add(i + AHEAD));
             let w_low = _mm256_loadu_ps(w.add(i));
             let w_high = _mm256_loadu_ps(w.add(i + 8));
             for row in 0..ROWS {
@@ -140,6 +147,9 @@ mod avx2 {
         let mut sums_v = [_mm256_setzero_ps(); 8];
         let mut i = 0;
         while i < lanes {
+            if i % 16 == 0 {
+                prefetch(w.wrapping_add(i + AHEAD));
+            }
             let wv = _mm256_loadu_ps(w.add(i));
             for row in 0..8 {
                 sums_v[row] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x.add(row * stride + i)), sums_v[row]);
@@ -166,6 +176,8 @@ mod avx2 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
+    use super::AHEAD;
+    use crate::engine::kernels::prefetch;
     use std::arch::x86_64::*;
 
     /// `avx2::dot_rows` on 512-bit vectors: 32 values of the weight row per iteration.
@@ -180,6 +192,8 @@ mod avx512 {
         let mut high = [_mm512_setzero_ps(); ROWS];
         let mut i = 0;
         while i < lanes {
+            prefetch(w.wrapping_add(i + AHEAD));
+            prefetch(w.wrapping_add(i + 16 + AHEAD));
             let w_low = _mm512_loadu_ps(w.add(i));
             let w_high = _mm512_loadu_ps(w.add(i + 16));
             for row in 0..ROWS {
@@ -208,6 +222,7 @@ mod avx512 {
         let mut sums_v = [_mm512_setzero_ps(); 8];
         let mut i = 0;
         while i < lanes {
+            prefetch(w.wrapping_add(i + AHEAD));
             let wv = _mm512_loadu_ps(w.add(i));
             for row in 0..8 {
                 sums_v[row] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x.add(row * stride + i)), sums_v[row]);

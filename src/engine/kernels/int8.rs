@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use super::cpu::Features;
 use crate::engine::kernel_threads;
-use super::tiles::{self, Line, PaddedRows, SharedOutput, PANEL};
+use super::tiles::{self, Line, PaddedRows, SharedOutput, PANEL, PREFETCH_LINES};
 
 /// Inputs per 64-byte line: 4 bytes for each of the panel's 16 outputs.
 const GROUP: usize = 4;
@@ -480,6 +480,9 @@ unsafe fn vnni512_tile<const ROWS: usize, const PANELS: usize>(a: &[i8], stride:
     let x = a.as_ptr();
     for group in 0..groups {
         let mut weights = [_mm512_setzero_si512(); PANELS];
+        for panel in 0..PANELS {
+            super::prefetch(w.wrapping_add(panel * groups + group + PREFETCH_LINES));
+        }
         for (panel, slot) in weights.iter_mut().enumerate() {
             *slot = _mm512_load_si512(w.add(panel * groups + group) as *const _);
         }
@@ -526,6 +529,7 @@ unsafe fn avx_vnni_tile<const ROWS: usize>(a: &[i8], stride: usize, lines: &[Lin
     let mut acc = [[_mm256_setzero_si256(); 2]; ROWS];
     let x = a.as_ptr();
     for (group, line) in lines.iter().enumerate() {
+        super::prefetch(lines.as_ptr().wrapping_add(group + PREFETCH_LINES));
         let low = _mm256_load_si256(line.0.as_ptr() as *const _);
         let high = _mm256_load_si256(line.0.as_ptr().add(32) as *const _);
         for (row, row_acc) in acc.iter_mut().enumerate() {
@@ -569,6 +573,7 @@ unsafe fn avx2_tile<const ROWS: usize>(a: &[i16], stride: usize, lines: &[Line],
     let low_bytes = _mm256_set1_epi16(0x00FF);
     let x = a.as_ptr();
     for (group, line) in lines.iter().enumerate() {
+        super::prefetch(lines.as_ptr().wrapping_add(group + PREFETCH_LINES));
         let halves = [_mm256_load_si256(line.0.as_ptr() as *const _), _mm256_load_si256(line.0.as_ptr().add(32) as *const _)];
         let even = halves.map(|half| _mm256_and_si256(half, low_bytes));
         let odd = halves.map(|half| _mm256_srli_epi16(half, 8));

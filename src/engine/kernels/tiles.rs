@@ -12,6 +12,9 @@ use std::sync::Mutex;
 
 use crate::engine::kernel_threads::{self, Session};
 
+/// How far ahead (in lines) the kernels ask for a panel's lines.
+pub const PREFETCH_LINES: usize = super::PREFETCH_BYTES / 64;
+
 /// Outputs per panel: one 512-bit vector of fp32 or int32 lanes.
 pub const PANEL: usize = 16;
 
