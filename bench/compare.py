@@ -158,9 +158,50 @@ def write_word_tokenizer(out_dir: Path, vocab_size: int):
     (out_dir / "special_tokens_map.json").write_text(json.dumps({"eos_token": "</s>", "pad_token": "<pad>", "unk_token": "<unk>"}))
 
 
-def batch_of(inputs):
+def full_batch(inputs):
     """The batch, or its first BATCH_INPUTS inputs (a quicker run)."""
     return inputs["batch"][: int(os.environ.get("BATCH_INPUTS", len(inputs["batch"])))]
+
+
+def batch_of(inputs):
+    """The part of the batch this run times: BATCH_PART=R/N (bench/compare.sh's rounds) keeps
+    inputs R-1, R-1+N, R-1+2N, … of `full_batch`; BATCH_PART=none keeps none (a scoring run)."""
+    part = os.environ.get("BATCH_PART", "1/1")
+    if part == "none":
+        return []
+    round_, rounds = (int(n) for n in part.split("/"))
+    return full_batch(inputs)[round_ - 1 :: rounds]
+
+
+def merge_rounds(records):
+    """One side's records of the timed rounds (in round order, round R timing batch part R/N) as
+    one: every per-article time, the batch's seconds summed and its outputs in input order, the
+    median load time, the highest peak RSS."""
+    if len(records) == 1:
+        return records[0]
+    rounds = len(records)
+    parts = [r["batch_ids"] for r in records]
+    batch_ids = [parts[i % rounds][i // rounds] for i in range(sum(len(p) for p in parts))]
+    merged = dict(records[-1])
+    merged.update(
+        load_seconds=statistics.median(r["load_seconds"] for r in records),
+        beam_seconds=[t for r in records for t in r["beam_seconds"]],
+        greedy_seconds=[t for r in records for t in r["greedy_seconds"]],
+        batch_seconds=sum(r["batch_seconds"] for r in records),
+        peak_rss_mb=max(r["peak_rss_mb"] for r in records),
+        batch_ids=batch_ids,
+    )
+    return merged
+
+
+def side_records(results_path: Path):
+    """{side: merged record} from a results file, in the order sides first appear."""
+    records = {}
+    for line in results_path.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            records.setdefault(record["side"], []).append(record)
+    return {side: merge_rounds(rs) for side, rs in records.items()}
 
 
 def sorted_chunks(batch, size):
@@ -186,7 +227,7 @@ def targets_of(record, inputs):
         ids = ids[1:]
         return ids[: ids.index(2) + 1] if 2 in ids[1:] else ids
     pairs = {"beam": [(inputs["article"], cut(record["beam_ids"]))], "greedy": [(inputs["article"], cut(record["greedy_ids"]))]}
-    pairs["batch"] = [(source, cut(ids)) for source, ids in zip(batch_of(inputs), record["batch_ids"])]
+    pairs["batch"] = [(source, cut(ids)) for source, ids in zip(full_batch(inputs), record["batch_ids"])]
     return pairs
 
 
@@ -263,8 +304,9 @@ def run_transformers(model_dir: Path, threads: int, runs: int, batch_size: int):
         log_probs = torch.log_softmax(logits.float(), dim=-1)
         return [[log_probs[row, i, token].item() for i, token in enumerate(t)] for row, (_, t) in enumerate(pairs)]
 
-    targets = load_targets() or targets_of(record, inputs)
-    record["log_probs"] = score_all(targets, score, batch_size)
+    targets = load_targets()
+    if targets:
+        record["log_probs"] = score_all(targets, score, batch_size)
     print(json.dumps(record))
 
 
@@ -302,7 +344,7 @@ def run_ctranslate2(model_dir: Path, threads: int, runs: int, batch_size: int, c
     batch = batch_of(inputs)
     start = time.perf_counter()
     # CTranslate2 sorts by length and splits into max_batch_size itself.
-    batch_ids = generate(batch, inputs["beams"])
+    batch_ids = generate(batch, inputs["beams"]) if batch else []
     batch_seconds = time.perf_counter() - start
     record = dict(side=f"ctranslate2 {compute_type}", load_seconds=load_seconds, beam_seconds=beam_seconds,
                   greedy_seconds=greedy_seconds, batch_seconds=batch_seconds, peak_rss_mb=peak_rss_mb(),
@@ -323,10 +365,10 @@ def run_ctranslate2(model_dir: Path, threads: int, runs: int, batch_size: int, c
 def write_targets(results_path: Path, model_dir: Path):
     """The transformers (fp32) side's outputs as teacher-forcing targets, for BENCH_TARGETS."""
     inputs = json.loads((model_dir / "inputs.json").read_text())
-    for line in results_path.read_text().splitlines():
-        if line.strip() and json.loads(line)["side"] == "transformers":
-            print(json.dumps(targets_of(json.loads(line), inputs)))
-            return
+    reference = side_records(results_path).get("transformers")
+    if reference:
+        print(json.dumps(targets_of(reference, inputs)))
+        return
     sys.exit("no transformers side in the results: run it first (SIDES must include transformers)")
 
 
@@ -345,12 +387,15 @@ def speed_line(name, reference_name, side, reference, batch_inputs):
     return f"per article, {name} speed / {reference_name} speed: 4 beams {beam:.2f}x, greedy {greedy:.2f}x; batch {batch:.2f}x"
 
 
-def report(results_path: Path, batch_inputs: int):
-    sides = {}
-    for line in results_path.read_text().splitlines():
-        if line.strip():
-            record = json.loads(line)
-            sides[record["side"]] = record
+def report(results_path: Path, batch_inputs: int, scores_path: Path | None = None):
+    sides = side_records(results_path)
+    # The scoring run's log-probabilities (bench/compare.sh scores after the timed rounds).
+    if scores_path and scores_path.is_file():
+        for line in scores_path.read_text().splitlines():
+            if line.strip():
+                scored = json.loads(line)
+                if scored["side"] in sides and scored.get("log_probs"):
+                    sides[scored["side"]]["log_probs"] = scored["log_probs"]
     reference = sides.get("transformers")
     print(f"{'side':<20} {'load s':>7} {'4 beams s/article':>18} {'greedy s/article':>17} {'batch articles/s':>17} {'peak RSS MB':>12}   generated tokens")
     for name, r in sides.items():
@@ -412,6 +457,6 @@ if __name__ == "__main__":
     elif command == "targets":
         write_targets(Path(args[0]), Path(args[1]))
     elif command == "report":
-        report(Path(args[0]), int(args[1]))
+        report(Path(args[0]), int(args[1]), Path(args[2]) if len(args) > 2 else None)
     else:
         sys.exit(f"unknown command {command}")

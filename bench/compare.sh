@@ -4,22 +4,26 @@
 # (default sshleifer/distilbart-cnn-12-6; also t5-small and pegasus-cnn_dailymail), built here by
 # transformers (no network needed once the venv has its packages), a fixed 780-token article, 80
 # generated tokens forced (min = max), no-repeat 3-grams, length penalty 2.0, 4 beams and greedy;
-# then a batch of 32 inputs of 200-1024 tokens. THREADS threads per side (default 2), a warm-up,
-# RUNS timed runs (default 3), medians; load time and peak RSS per side. Then, untimed, every side
+# then a batch of 32 inputs of 200-1024 tokens. THREADS threads per side (default 2). ROUNDS
+# rounds (default 3): in each, every side in turn (rotated order) loads, warms up, times RUNS
+# (default 1) 4-beam and greedy runs of the article and a ROUNDS-th of the batch; medians over
+# the rounds, the batch's time summed; load time and peak RSS per side. Then, untimed, every side
 # scores transformers' outputs teacher-forced, and the report compares their log-probabilities
 # with transformers' (fp32). Not a test.
 #   bench/compare.sh                 everything
 #   SHAPE=t5-small bench/compare.sh  another model shape (t5-small: a 512-token article, T5's window;
 #                                    transformers and precis fp32 only unless SIDES says so: precis
 #                                    runs T5 and PEGASUS at fp32 whatever --precision asks)
-#   SIDES="transformers precis-int8 ctranslate2-int8" bench/compare.sh   (transformers first: it
-#                                    writes the targets the others score; without it, no accuracy)
+#   SIDES="transformers precis-int8 ctranslate2-int8" bench/compare.sh   (with transformers: its
+#                                    outputs are the targets every side scores; without it, no accuracy)
+#   ROUNDS=1 RUNS=3 bench/compare.sh (the old order: each side's runs back to back)
 #   BATCH_INPUTS=N (only the first N inputs of the batch), BATCH_SIZE=8 (inputs per call on every side, sorted by length), BENCH_DIR=… (scratch, kept
 #   between runs so the model is built once)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 threads=${THREADS:-2}
-runs=${RUNS:-3}
+rounds=${ROUNDS:-3}
+runs=${RUNS:-1}
 batch_size=${BATCH_SIZE:-8}
 shape=${SHAPE:-distilbart-cnn-12-6}
 if [ "$shape" = distilbart-cnn-12-6 ]; then
@@ -51,22 +55,40 @@ fi
 
 # Every side gets the same thread count (OpenMP, MKL and each library's own setting).
 export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
-results=$work/results.jsonl
+results=$work/results.jsonl scores=$work/scores.jsonl
 : >"$results"
+: >"$scores"
 unset BENCH_TARGETS
-echo "== $(nproc --all) cores, $threads threads per side, load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-for side in $sides; do
-  echo "== $side" >&2
+# run SIDE RUNS OUT: one side's process (its own model load and warm-up), appending its record.
+run() {
+  local side=$1 side_runs=$2 out=$3
   case $side in
-    precis) target/release/examples/bench_generate "$model" "$model/inputs.json" "$threads" "$runs" "$batch_size" >>"$results" ;;
-    precis-*) target/release/examples/bench_generate "$model" "$model/inputs.json" "$threads" "$runs" "$batch_size" "${side#precis-}" >>"$results" ;;
-    transformers)
-      "$python" bench/compare.py transformers "$model" "$threads" "$runs" "$batch_size" >>"$results"
-      "$python" bench/compare.py targets "$results" "$model" >"$work/targets.json"
-      export BENCH_TARGETS=$work/targets.json ;;
-    ctranslate2-*) "$python" bench/compare.py ctranslate2 "$model" "$threads" "$runs" "$batch_size" "${side#ctranslate2-}" >>"$results" ;;
+    precis) target/release/examples/bench_generate "$model" "$model/inputs.json" "$threads" "$side_runs" "$batch_size" >>"$out" ;;
+    precis-*) target/release/examples/bench_generate "$model" "$model/inputs.json" "$threads" "$side_runs" "$batch_size" "${side#precis-}" >>"$out" ;;
+    transformers) "$python" bench/compare.py transformers "$model" "$threads" "$side_runs" "$batch_size" >>"$out" ;;
+    ctranslate2-*) "$python" bench/compare.py ctranslate2 "$model" "$threads" "$side_runs" "$batch_size" "${side#ctranslate2-}" >>"$out" ;;
     *) echo "unknown side $side" >&2; exit 2 ;;
   esac
+}
+# Timed rounds: in each, every side runs once (RUNS per-article runs and a part of the batch), the
+# sides in a rotated order, so that a slower or faster spell of this shared machine falls on
+# every side alike instead of on whichever ran then.
+read -r -a order <<<"$sides"
+echo "== $(nproc --all) cores, $threads threads per side, $rounds rounds, load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for ((round = 1; round <= rounds; round++)); do
+  for ((i = 0; i < ${#order[@]}; i++)); do
+    side=${order[(i + round - 1) % ${#order[@]}]}
+    echo "== round $round/$rounds: $side" >&2
+    BATCH_PART=$round/$rounds run "$side" "$runs" "$results"
+  done
 done
-echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-"$python" bench/compare.py report "$results" "$("$python" -c 'import json, os, sys; print(min(int(os.environ.get("BATCH_INPUTS", 32)), len(json.load(open(sys.argv[1]))["batch"])))' "$model/inputs.json")"
+echo "== load average after the timed rounds: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+# Untimed: every side scores transformers' outputs teacher-forced (the accuracy table).
+if [[ " $sides " == *" transformers "* ]]; then
+  "$python" bench/compare.py targets "$results" "$model" >"$work/targets.json"
+  for side in $sides; do
+    echo "== scoring: $side" >&2
+    BATCH_PART=none BENCH_TARGETS=$work/targets.json run "$side" 0 "$scores"
+  done
+fi
+"$python" bench/compare.py report "$results" "$("$python" -c 'import json, os, sys; print(min(int(os.environ.get("BATCH_INPUTS", 32)), len(json.load(open(sys.argv[1]))["batch"])))' "$model/inputs.json")" "$scores"

@@ -4,6 +4,7 @@
 //! `precis summarize` (headline + abstract + bullets from text) does not give.
 //!
 //! usage: bench_generate MODEL_DIR INPUTS_JSON THREADS RUNS BATCH_SIZE [PRECISION]
+//! BATCH_PART=R/N times only inputs R-1, R-1+N, … of the batch (`none`: no batch; RUNS may be 0).
 //! With BENCH_TARGETS=FILE (bench/compare.py's targets: {"beam"|"greedy"|"batch": [[input ids,
 //! target ids], …]}), the targets are also scored teacher-forced after the timed runs
 //! (`Seq2SeqModel::score`) and printed as "log_probs".
@@ -43,8 +44,22 @@ fn main() -> Result<()> {
     let article = ids(&inputs["article"])?;
     // BATCH_INPUTS=N keeps the first N inputs of the batch (a quicker run).
     let batch_inputs: usize = std::env::var("BATCH_INPUTS").ok().and_then(|n| n.parse().ok()).unwrap_or(usize::MAX);
-    let batch: Vec<Vec<i64>> =
+    let all_batch: Vec<Vec<i64>> =
         inputs["batch"].as_array().ok_or_else(|| anyhow!("no batch"))?.iter().take(batch_inputs).map(&ids).collect::<Result<_>>()?;
+    // BATCH_PART=R/N times inputs R-1, R-1+N, … (bench/compare.sh's rounds); `none`, no batch.
+    let (part, parts) = match std::env::var("BATCH_PART").as_deref() {
+        Err(_) => (1, 1),
+        Ok("none") => (1, 0),
+        Ok(part) => {
+            let (part, parts) = part.split_once('/').ok_or_else(|| anyhow!("BATCH_PART must be R/N or none"))?;
+            let (part, parts): (usize, usize) = (part.parse().context("BATCH_PART")?, parts.parse().context("BATCH_PART")?);
+            if part == 0 || part > parts {
+                return Err(anyhow!("BATCH_PART must be R/N with 1 <= R <= N"));
+            }
+            (part, parts)
+        }
+    };
+    let batch: Vec<Vec<i64>> = if parts == 0 { Vec::new() } else { all_batch.into_iter().skip(part - 1).step_by(parts).collect() };
     let number = |key: &str| inputs[key].as_f64().ok_or_else(|| anyhow!("no {key}"));
     // Lengths count the decoder start token, as transformers' max_length does.
     let length = number("new_tokens")? as u32 + 1;
