@@ -7,8 +7,6 @@
 //! embedded objects are not text. Plain text gives its blank-line-separated paragraphs. No
 //! headline is taken from the content: the item's title is the feed's.
 
-use std::borrow::Cow;
-
 use ego_tree::iter::Edge;
 use scraper::{Html, Node};
 
@@ -24,15 +22,7 @@ const BLOCKS: &[&str] = &[
 
 pub(super) fn extract_html(input_name: &str, html: &str) -> Extracted {
     let mut warnings = Vec::new();
-    let guarded = nesting_guard::cap_nesting(html);
-    if matches!(guarded, Cow::Owned(_)) {
-        warnings.push(format!(
-            "{input_name} nests its HTML elements unusually deeply; tags more than {} levels deep \
-             (or {} open formatting tags) were ignored, their text kept",
-            nesting_guard::MAX_NESTING_DEPTH,
-            nesting_guard::MAX_OPEN_FORMATTING
-        ));
-    }
+    let guarded = nesting_guard::cap_nesting_warned(input_name, html, &mut warnings);
     let fragment = Html::parse_fragment(&guarded);
     let mut paragraphs = Vec::new();
     let mut current = String::new();

@@ -26,8 +26,6 @@
 //!    here" lines) are dropped, and so are the labels of removed widgets: a heading with
 //!    nothing under it, a short fragment left at the end ("comments").
 
-use std::borrow::Cow;
-
 use scraper::{ElementRef, Html, Node, Selector};
 
 use super::class_names::{self, ClassVerdict};
@@ -66,15 +64,7 @@ const MIN_LOOSE_PROSE_CHARS: usize = 100;
 
 pub(super) fn extract(input_name: &str, source: &str) -> Extracted {
     let mut warnings = Vec::new();
-    let guarded = nesting_guard::cap_nesting(source);
-    if matches!(guarded, Cow::Owned(_)) {
-        warnings.push(format!(
-            "{input_name} nests its HTML elements unusually deeply; tags more than {} levels deep \
-             (or {} open formatting tags) were ignored, their text kept",
-            nesting_guard::MAX_NESTING_DEPTH,
-            nesting_guard::MAX_OPEN_FORMATTING
-        ));
-    }
+    let guarded = nesting_guard::cap_nesting_warned(input_name, source, &mut warnings);
     let document = Html::parse_document(&guarded);
     let page = PageIndex::build(&document);
 

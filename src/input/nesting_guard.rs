@@ -25,6 +25,18 @@ pub(super) const MAX_NESTING_DEPTH: usize = 256;
 /// Each open formatting element is re-created in every later paragraph; keep that small.
 pub(super) const MAX_OPEN_FORMATTING: usize = 12;
 
+/// [`cap_nesting`], saying in `warnings` (naming `input_name`) when tags were ignored.
+pub(super) fn cap_nesting_warned<'a>(input_name: &str, html: &'a str, warnings: &mut Vec<String>) -> Cow<'a, str> {
+    let guarded = cap_nesting(html);
+    if matches!(guarded, Cow::Owned(_)) {
+        warnings.push(format!(
+            "{input_name} nests its HTML elements unusually deeply; tags more than {MAX_NESTING_DEPTH} levels deep \
+             (or {MAX_OPEN_FORMATTING} open formatting tags) were ignored, their text kept"
+        ));
+    }
+    guarded
+}
+
 /// Returns `html` unchanged when it is within the limits, else a copy without the offending
 /// tags.
 pub(super) fn cap_nesting(html: &str) -> Cow<'_, str> {
@@ -453,6 +465,20 @@ const CLOSES_P: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capping_is_said_once_naming_the_input_and_the_limits() {
+        let mut warnings = Vec::new();
+        let deep = format!("{}<p>text</p>{}", "<div>".repeat(300), "</div>".repeat(300));
+        let capped = cap_nesting_warned("page.html", &deep, &mut warnings);
+        assert!(matches!(capped, Cow::Owned(_)));
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with("page.html nests its HTML elements unusually deeply"), "{warnings:?}");
+        assert!(warnings[0].contains("256 levels deep") && warnings[0].contains("12 open formatting tags"), "{warnings:?}");
+        let mut none = Vec::new();
+        assert!(matches!(cap_nesting_warned("plain.html", "<div><p>text</p></div>", &mut none), Cow::Borrowed(_)));
+        assert!(none.is_empty());
+    }
 
     #[test]
     fn ordinary_pages_pass_through_without_a_copy() {
