@@ -485,6 +485,12 @@ pub const GENERATION_BATCH: usize = 8;
 /// A batch takes no input longer than this many times its shortest one, so padding stays cheap.
 pub const MAX_BATCH_LENGTH_RATIO: f64 = 1.5;
 
+/// Whether inputs from `shortest` to `longest` long may share one padded batch
+/// ([`MAX_BATCH_LENGTH_RATIO`]; a length of 0 counts as 1).
+pub fn share_one_batch(shortest: usize, longest: usize) -> bool {
+    longest as f64 <= shortest.max(1) as f64 * MAX_BATCH_LENGTH_RATIO
+}
+
 /// Groups inputs (by index) into batches of similar length: sorted by length, cut when a batch is
 /// full or the next input is much longer than the batch's shortest. Deterministic for a given
 /// list of lengths, so the same documents are always batched the same way.
@@ -494,8 +500,8 @@ pub fn length_batches(lengths: &[usize], max_batch: usize) -> Vec<Vec<usize>> {
     let mut batches: Vec<Vec<usize>> = Vec::new();
     for index in order {
         let fits = batches.last().is_some_and(|batch| {
-            let shortest = batch.first().map_or(0, |&first| lengths[first]).max(1);
-            batch.len() < max_batch.max(1) && lengths[index] as f64 <= shortest as f64 * MAX_BATCH_LENGTH_RATIO
+            let shortest = batch.first().map_or(0, |&first| lengths[first]);
+            batch.len() < max_batch.max(1) && share_one_batch(shortest, lengths[index])
         });
         match batches.last_mut() {
             Some(batch) if fits => batch.push(index),

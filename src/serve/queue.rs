@@ -7,7 +7,7 @@
 //! similar token length through the model. A group is the oldest waiting request plus up to
 //! `max_batch - 1` others of the same length and bullet count whose texts are closest to it in
 //! length, as long as the group stays within the length ratio one padded model batch takes
-//! (`pipeline::MAX_BATCH_LENGTH_RATIO`); with a model, the thread first waits up to `batch_wait` for a group to fill. `compare`
+//! (`pipeline::share_one_batch`); with a model, the thread first waits up to `batch_wait` for a group to fill. `compare`
 //! requests run alone. A panic inside a group is caught, the group is retried document by
 //! document so that only the document at fault fails, and the thread goes on.
 //!
@@ -26,7 +26,7 @@ use super::metrics::Metrics;
 use crate::faithfulness::guard::GuardMode;
 use crate::input::Document;
 use crate::length::{LengthPreset, NamedBudget};
-use crate::pipeline::{SummarizeOptions, Summarizer, MAX_BATCH_LENGTH_RATIO};
+use crate::pipeline::{share_one_batch, SummarizeOptions, Summarizer};
 use crate::render::{CompareRecord, EngineKind, SummaryRecord};
 
 /// What a request asks of the models.
@@ -223,7 +223,7 @@ fn choose_group(pending: &VecDeque<Job>, max_batch: usize) -> Vec<usize> {
         }
         let size = pending[index].size.max(1);
         let (low, high) = (shortest.min(size), longest.max(size));
-        if high as f64 <= low as f64 * MAX_BATCH_LENGTH_RATIO {
+        if share_one_batch(low, high) {
             (shortest, longest) = (low, high);
             group.push(index);
         }
@@ -367,6 +367,7 @@ fn summarize_guarded(summarizer: &impl Models, documents: &[Document], metrics: 
 mod tests {
     use super::*;
     use crate::input::SourceFormat;
+    use crate::pipeline::MAX_BATCH_LENGTH_RATIO;
 
     fn document(words: usize) -> Document {
         Document { id: "t".into(), title: None, text: "word ".repeat(words), origin: "t".into(), format: SourceFormat::Text, warnings: Vec::new() }
