@@ -11,7 +11,7 @@ model=${MODEL:-$root/tests/fixtures/models/bart-tiny}
 headline_model=${HEADLINE_MODEL:-$root/tests/fixtures/models/t5-tiny}
 "$root/scripts/setup.sh"
 cd "$root"
-cargo build --release --locked --quiet
+scripts/build.sh --quiet
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

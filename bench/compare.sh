@@ -40,7 +40,7 @@ if ! "$python" -c 'import ctranslate2, sys; sys.exit(ctranslate2.__version__ != 
   "$root/.venv/bin/pip" install --disable-pip-version-check --progress-bar off ctranslate2==4.5.0
 fi
 cd "$root"
-cargo build --release --locked --quiet --example bench_generate
+cargo build --release --locked --quiet --features model --example bench_generate
 
 model=$work/model
 [ "$shape" = distilbart-cnn-12-6 ] || model=$work/$shape

@@ -13,7 +13,7 @@ headline_model=${HEADLINE_MODEL:-$root/tests/fixtures/models/t5-tiny}
 [ -x /usr/bin/time ] || { echo "needs GNU time: apt-get install time" >&2; exit 1; }
 "$root/scripts/setup.sh"
 cd "$root"
-cargo build --release --locked --quiet
+scripts/build.sh --quiet
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -36,7 +36,7 @@ base="http://127.0.0.1:$port"
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }
 "$root/scripts/setup.sh"
 cd "$root"
-cargo build --release --locked --quiet
+scripts/build.sh --quiet
 mkdir -p "$work"
 if [[ $engines == *model* ]] && [ ! -f "$model/model.safetensors" ]; then
   "$root/scripts/setup.sh" --reference

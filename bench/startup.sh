@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Start-up of commands that run no model: wall time (median of RUNS, default 11) and peak RSS of
 # the whole process, timed from outside. Reference in the same run: a C program that links
-# libtorch_cpu and libc10 and calls nothing (the floor any binary linking libtorch pays), and
-# `/bin/true` (the floor of starting a process at all).
+# libtorch_cpu and libc10 and calls nothing (the floor any binary linking libtorch pays, and
+# what `precis-model`, the executable with the model runtime, pays), and `/bin/true` (the floor
+# of starting a process at all).
 #
 #   bench/startup.sh                  the release build of this checkout
 #   PRECIS=/path/to/precis bench/startup.sh   another build (e.g. one linked with --cuda)
@@ -12,7 +13,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=${RUNS:-11}
 "$root/scripts/setup.sh"
 cd "$root"
-if [ -z "${PRECIS:-}" ]; then cargo build --release --locked --quiet; fi
+if [ -z "${PRECIS:-}" ]; then scripts/build.sh --quiet; fi
 precis=${PRECIS:-$root/target/release/precis}
 libtorch=$root/.venv/libtorch
 scratch=$(mktemp -d)
@@ -60,10 +61,13 @@ PY
 printf '%-40s%10s%10s\n' "command" "ms" "peak MB"
 measure "/bin/true" /bin/true
 measure "C program linking libtorch_cpu+c10" "$scratch/libtorch-probe"
+measure "precis-model --version" "$(dirname "$precis")/precis-model" --version
 measure "precis --version" "$precis" --version
 measure "precis --help" "$precis" --help
 measure "precis summarize --engine extractive" "$precis" summarize "$sample" --engine extractive
+measure "precis compare --engine extractive" "$precis" compare "$sample" --engine extractive --words 25,60,120
+measure "precis extract" "$precis" extract "$sample"
 measure "precis check" "$precis" check --article "$sample" --summary "$scratch/summary.txt"
 measure "precis eval --predictions" "$precis" eval --predictions "$scratch/predictions.jsonl"
 measure "precis merge" "$precis" merge "$scratch/merged.jsonl" "$scratch/part1.jsonl" "$scratch/part2.jsonl"
-echo "precis: $precis ($(readelf -d "$precis" | grep -c 'NEEDED.*libtorch_cuda') libtorch_cuda link)" >&2
+echo "precis: $precis (libraries it needs: $(readelf -d "$precis" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' | tr '\n' ' '))" >&2

@@ -22,7 +22,7 @@ python=$root/.venv/bin/python
 
 "$root/scripts/setup.sh" --reference
 cd "$root"
-cargo build --release --locked --quiet --bin precis
+scripts/build.sh --quiet
 if [ ! -f "$work/articles/19.txt" ]; then
   echo "== building the random-weight models and picking 20 articles in $work" >&2
   "$python" bench/summarize.py make "$work" "$articles"

@@ -2,7 +2,7 @@
 //! (the encoder's products over a 780-token input, a decoder step's for 1 and 4 rows), with
 //! libtorch's fp32 `linear` for reference. Not a test; a tool for tuning the kernels.
 //!
-//! usage: bench_kernels [THREADS] [REPEATS]
+//! usage: cargo run --release --features model --example bench_kernels -- [THREADS] [REPEATS]
 //!
 //! Prints wall-clock milliseconds per product and the process's CPU milliseconds per product
 //! (all threads, spinning included): on a machine shared with other work the CPU time is the

@@ -18,7 +18,7 @@ cases=$work/cases-$count-$seed.json
 
 "$root/scripts/setup.sh" --reference
 cd "$root"
-cargo build --release --locked --quiet --example parity_random
+cargo build --release --locked --quiet --features model --example parity_random
 if [ ! -f "$cases" ]; then
   echo "== drawing $count cases (seed $seed) and running transformers on them" >&2
   "$python" scripts/parity_random.py make "$cases" --count "$count" --seed "$seed" --article "$article"

@@ -12,4 +12,10 @@ if [ ! -x /usr/bin/chromium ]; then
     || { "${apt_get[@]}" update -qq && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq chromium >/dev/null; }
 fi
 cd "$root"
-cargo test --locked "$@"
+# Two builds, as users get them (scripts/build.sh): the model runtime's own tests (unit tests of
+# the kernels, networks and readers; parity with transformers; precisions; the pickle reader) in
+# the `--features model` build; then every command-line test against the front `precis`, which
+# hands model commands to the debug precis-model built here.
+cargo test --locked --features model --lib --test parity --test precision --test pickle "$@"
+cargo build --locked --features model --bin precis-model
+cargo test --locked --test '*' "$@"

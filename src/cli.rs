@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::engine::kernels::{Precision, DEFAULT_PRECISION};
+use crate::engine::placement::{Precision, DEFAULT_PRECISION};
 use crate::hub::{DEFAULT_HEADLINE_MODEL, DEFAULT_MODEL};
 use crate::length::{LengthPreset, DEFAULT_BULLETS};
 use crate::pipeline::{DeviceChoice, EngineChoice, LongInputPolicy};

@@ -5,11 +5,10 @@
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use tch::Device;
 
 use crate::engine::extractive::{self, ExtractiveOptions, ExtractiveSummary};
-use crate::engine::kernels::Precision;
-use crate::engine::seq2seq::{GenerationSettings, Seq2SeqModel};
+use crate::engine::placement::Precision;
+use crate::engine::seq2seq::{pick_device, Device, GenerationSettings, Seq2SeqModel};
 use crate::faithfulness::guard::{guard, Faithfulness, GuardMode, ModelOutputs};
 use crate::faithfulness::Source;
 use crate::generation::{Generation, SettingSources};
@@ -52,13 +51,7 @@ pub enum LongInputPolicy {
     Error,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DeviceChoice {
-    /// CUDA when available, else CPU.
-    Auto,
-    Cpu,
-    Cuda,
-}
+pub use crate::engine::placement::DeviceChoice;
 
 /// What the user asked for, validated before any work starts.
 #[derive(Debug, Clone)]
@@ -561,26 +554,6 @@ fn generate_batched(
 
 fn first_line(message: &str) -> &str {
     message.lines().next().unwrap_or(message)
-}
-
-/// The device for `choice`. bf16 and int8 run on precis's CPU kernels, so `auto` means the CPU
-/// for them, and CUDA is refused.
-fn pick_device(choice: DeviceChoice, precision: Precision) -> Result<Device> {
-    let cpu_only = precision != Precision::Fp32;
-    Ok(match choice {
-        DeviceChoice::Cpu => Device::Cpu,
-        DeviceChoice::Auto if cpu_only => Device::Cpu,
-        DeviceChoice::Auto => Device::cuda_if_available(),
-        DeviceChoice::Cuda if cpu_only => {
-            bail!("--precision {} runs on the CPU only; use --device cpu (or auto), or --precision fp32 on CUDA", precision.name())
-        }
-        DeviceChoice::Cuda => {
-            if !tch::Cuda::is_available() {
-                bail!("--device cuda: no CUDA device is available to libtorch here; use --device cpu or auto");
-            }
-            Device::Cuda(0)
-        }
-    })
 }
 
 /// Says so when a model runs at another precision than asked for (only precis's BART runs at

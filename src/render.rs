@@ -8,8 +8,8 @@ use std::io::Write;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::engine::kernels::Precision;
-use crate::engine::seq2seq::GenerationSettings;
+use crate::engine::placement::Precision;
+use crate::generation::GenerationSettings;
 use crate::faithfulness::guard::{Faithfulness, OutputCheck};
 use crate::faithfulness::marking::{mark, MarkStyle};
 use crate::length::{Budget, LengthPreset};

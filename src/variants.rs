@@ -19,7 +19,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 
 use crate::engine::extractive;
-use crate::engine::seq2seq::GenerationSettings;
+use crate::generation::GenerationSettings;
 use crate::faithfulness::guard::{guard_items, GuardMode, OutputCheck};
 use crate::faithfulness::Source;
 use crate::input::Document;

@@ -4,6 +4,8 @@
 //! T5 v1.1 and PEGASUS, with weights in every stored form (safetensors, shards, the Hub bot's
 //! layout, PyTorch pickles, fp16, bf16), greedy and beam search, one input and a padded batch,
 //! with every tokenizer format.
+// Needs the model runtime's internals: runs in the `--features model` build (scripts/test.sh).
+#![cfg(feature = "model")]
 
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,8 @@
 //! log-probabilities move (teacher-forced on transformers' reference outputs), that T5 and PEGASUS
 //! (fp32 only) say they ran in fp32, and the command line.
 //! (The kernels themselves are tested against exact products in `engine::kernels`.)
+// Needs the model runtime's internals: runs in the `--features model` build (scripts/test.sh).
+#![cfg(feature = "model")]
 
 mod common;
 

@@ -11,7 +11,7 @@ use clap::ValueEnum;
 use sha2::{Digest, Sha256};
 
 use super::item::{BatchItem, ItemBody};
-use crate::engine::kernels::Precision;
+use crate::engine::placement::Precision;
 use crate::input::{self, Document, SourceFormat};
 use crate::pipeline::SummarizeOptions;
 use crate::render::EngineKind;

@@ -13,8 +13,11 @@
 
 pub mod cache;
 pub mod download;
+// Reading weights into tensors needs libtorch: only the model runtime has it.
+#[cfg(feature = "model")]
 pub mod pickle;
 pub mod repo;
+#[cfg(feature = "model")]
 pub mod weights;
 
 use std::path::{Path, PathBuf};
@@ -212,7 +215,7 @@ pub fn fetch_preset_files(preset: &Preset, hub: &HubSettings) -> Result<ModelFil
     let weight_names: Vec<&str> = preset.weights.iter().map(String::as_str).collect();
     let (weights_name, weights) = fetch_one(&weight_names).map_err(|e| anyhow!("model {}: {e}", preset.name))?;
     if weights_name.ends_with(".index.json") {
-        for shard in weights::shard_names(&weights)? {
+        for shard in shard_names(&weights)? {
             download::fetch(hub, &preset.repo, &preset.revision, &shard).map_err(|e| anyhow!("model {}: {e}", preset.name))?;
         }
     }
@@ -281,4 +284,31 @@ pub fn default_preset_for(model_type: &str) -> Option<&'static str> {
         "t5" => Some("t5-small"),
         _ => None,
     }
+}
+
+/// The shard files a `*.index.json` names (its `weight_map` values), each once, in order.
+pub fn shard_names(index: &Path) -> Result<Vec<String>> {
+    let name = index.display();
+    let text = std::fs::read_to_string(index).with_context(|| format!("cannot read the weights index {name}"))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow!("the weights index {name} is not valid JSON ({e}); delete it and fetch the model again"))?;
+    let map = json
+        .get("weight_map")
+        .and_then(|m| m.as_object())
+        .ok_or_else(|| anyhow!("the weights index {name} has no weight_map"))?;
+    let mut shards: Vec<String> = Vec::new();
+    for (tensor, shard) in map {
+        let shard = shard.as_str().ok_or_else(|| anyhow!("the weights index {name} maps {tensor} to something that is not a file name"))?;
+        if cache::check_filename(shard).is_err() || shard.ends_with(".index.json") {
+            bail!("the weights index {name} names the shard {shard:?}, which is not a file beside it");
+        }
+        if !shards.iter().any(|known| known == shard) {
+            shards.push(shard.to_string());
+        }
+    }
+    if shards.is_empty() {
+        bail!("the weights index {name} names no shards");
+    }
+    shards.sort();
+    Ok(shards)
 }

@@ -14,7 +14,6 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use super::cache::{self, check_revision, resolve_commit, snapshot_file_path, HubSettings};
 use super::download;
-use super::weights;
 use super::{ModelFiles, TokenizerFiles};
 
 /// A repository and a revision (a branch, tag, commit sha or ref such as `refs/pr/2`).
@@ -117,7 +116,7 @@ pub fn files_in(dir: &Path, choice: &FileChoice) -> Result<ModelFiles> {
     let path = |name: &str| dir.join(name);
     let weights = path(&choice.weights);
     if choice.weights.ends_with(".index.json") {
-        for shard in weights::shard_names(&weights)? {
+        for shard in super::shard_names(&weights)? {
             if !dir.join(&shard).is_file() {
                 bail!("{} names the shard {shard}, which is missing from {}", weights.display(), dir.display());
             }
@@ -220,7 +219,7 @@ fn fetch_choice(settings: &HubSettings, repo: &str, commit: &str, choice: &FileC
     }
     let weights = fetch(&choice.weights)?;
     if choice.weights.ends_with(".index.json") {
-        for shard in weights::shard_names(&weights)? {
+        for shard in super::shard_names(&weights)? {
             fetch(&shard)?;
         }
     }

@@ -67,32 +67,7 @@ pub fn for_each_tensor(path: &Path, each: &mut dyn FnMut(String, Tensor) -> Resu
     Ok(())
 }
 
-/// The shard files a `*.index.json` names (its `weight_map` values), each once, in order.
-pub fn shard_names(index: &Path) -> Result<Vec<String>> {
-    let name = index.display();
-    let text = std::fs::read_to_string(index).with_context(|| format!("cannot read the weights index {name}"))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| anyhow!("the weights index {name} is not valid JSON ({e}); delete it and fetch the model again"))?;
-    let map = json
-        .get("weight_map")
-        .and_then(|m| m.as_object())
-        .ok_or_else(|| anyhow!("the weights index {name} has no weight_map"))?;
-    let mut shards: Vec<String> = Vec::new();
-    for (tensor, shard) in map {
-        let shard = shard.as_str().ok_or_else(|| anyhow!("the weights index {name} maps {tensor} to something that is not a file name"))?;
-        if super::cache::check_filename(shard).is_err() || shard.ends_with(".index.json") {
-            bail!("the weights index {name} names the shard {shard:?}, which is not a file beside it");
-        }
-        if !shards.iter().any(|known| known == shard) {
-            shards.push(shard.to_string());
-        }
-    }
-    if shards.is_empty() {
-        bail!("the weights index {name} names no shards");
-    }
-    shards.sort();
-    Ok(shards)
-}
+pub use super::shard_names;
 
 /// Tensor names of a safetensors file, read from its header only.
 pub fn safetensors_names(path: &Path) -> Result<Vec<String>> {

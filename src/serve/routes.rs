@@ -373,7 +373,7 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let text = app.metrics.render(crate::engine::seq2seq::generated_tokens_total());
+    let text = app.metrics.render(crate::engine::placement::generated_tokens_total());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 

@@ -25,7 +25,6 @@ pub mod int8;
 mod tiles;
 
 use anyhow::{bail, Result};
-use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 pub use attention::attend;
@@ -57,32 +56,7 @@ fn prefetch<T>(address: *const T) {
     unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address.cast()) }
 }
 
-/// How a model's weights are stored and multiplied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    /// The file's fp32 weights (fp16 files are widened): the reference results.
-    #[default]
-    Fp32,
-    /// Weights rounded to bfloat16 (half the memory), products summed in fp32.
-    Bf16,
-    /// Weights quantized to int8 per output channel (a quarter of the memory), inputs per row,
-    /// products summed in int32.
-    Int8,
-}
-
-/// The precision every command uses unless `--precision` says otherwise.
-pub const DEFAULT_PRECISION: Precision = Precision::Fp32;
-
-impl Precision {
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::Fp32 => "fp32",
-            Precision::Bf16 => "bf16",
-            Precision::Int8 => "int8",
-        }
-    }
-}
+pub use crate::engine::placement::{Precision, DEFAULT_PRECISION};
 
 /// A linear layer's weight `[outputs, inputs]`, stored at its precision.
 pub struct Weight {
