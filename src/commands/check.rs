@@ -77,9 +77,8 @@ fn write_pair_text(out: &mut impl Write, summary: &str, check: &Check, source: &
             let standing = if span.elsewhere_in_source { "out of place" } else { "not in the article" };
             writeln!(out, "   {} \"{}\" ({standing}): {}", span.kind.label(), span.text, span.reason)?;
         }
-        match sentence.support.first() {
-            Some(&best) => {
-                let text = &source.sentences()[best];
+        match sentence.support.first().and_then(|&best| Some((best, source.sentence(best)?))) {
+            Some((best, text)) => {
                 let shown: String = text.chars().take(100).collect();
                 let ellipsis = if text.chars().count() > 100 { "…" } else { "" };
                 writeln!(out, "   best support: article sentence {}: \"{shown}{ellipsis}\"", best + 1)?;

@@ -38,12 +38,13 @@ pub mod marking;
 mod numbers;
 mod tokens;
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use serde::Serialize;
 
 use crate::text::{self, is_stop_word, TermExtractor};
-use numbers::{find_numbers, NumberForm, NumberKey, NumberMention};
+use numbers::{find_numbers, find_numbers_between, NumberForm, NumberKey, NumberMention};
 use tokens::{capitalize_sentence_starts, is_lowercased, tokenize, Token, QUOTES};
 
 /// How much each kind of flagged span costs a sentence. The one definition of the defaults;
@@ -184,6 +185,8 @@ pub enum CheckError {
     EmptySummary,
     #[error("the source is empty")]
     EmptySource,
+    #[error("the source is over 4 GiB")]
+    SourceTooLong,
 }
 
 /// Checks `summary` against `source` with the default weights.
@@ -201,96 +204,180 @@ enum Found {
 
 /// A source text indexed for checking: built once, checks any number of summaries.
 pub struct Source {
-    sentences: Vec<String>,
+    /// The sentences' texts one after another; sentence `i` ends at `ends[i]` (a string per
+    /// sentence would cost more than a short sentence's text).
+    text: String,
+    ends: Vec<u32>,
     terms: TermExtractor,
-    /// Stem → source sentences holding it (ascending, once each).
-    stems: HashMap<String, Vec<u32>>,
-    /// Lower-cased word → source sentences holding it.
-    words: HashMap<String, Vec<u32>>,
+    /// Stem → its id; `stem_postings[id]`: the source sentences holding it (ascending, once each).
+    stem_ids: HashMap<String, u32>,
+    stem_postings: Vec<Vec<u32>>,
+    /// Per word id (`vocabulary`): the source sentences holding the word.
+    word_postings: Vec<Vec<u32>>,
     numbers: HashMap<NumberKey, Vec<u32>>,
     /// Lower-cased words the source writes with a capital and never without: its names.
     names: HashSet<String>,
     /// The whole source as word ids (numbers and words, lower-cased), for quotations and pieces.
     sequence: Vec<u32>,
+    /// Lower-cased word (or number) → its id, the one copy of each word the index keeps.
     vocabulary: HashMap<String, u32>,
     positions: Vec<Vec<u32>>,
 }
 
+/// A sentence's tokens are read this many at a time, so that one huge sentence (a page of text
+/// with no full stop) never has all its tokens in memory at once.
+const TOKEN_WINDOW: usize = 4096;
+/// Tokens kept after the part of a window whose number mentions are settled: more than any
+/// number phrase of a real text looks ahead.
+const NUMBER_LOOKAHEAD: usize = 64;
+
+/// What indexing learns on the way: capitalization by word id, to decide the names at the end,
+/// and each content word's stem id (`NOT_STEMMED` until the word is first met).
+#[derive(Default)]
+struct Indexing {
+    capitalized: HashSet<u32>,
+    lowercase: HashSet<u32>,
+    stem_of_word: Vec<u32>,
+}
+
+const NOT_STEMMED: u32 = u32::MAX;
+
 impl Source {
-    /// Indexes `text` (normalized and split into sentences by [`crate::text`]).
+    /// Indexes `text` (normalized and split into sentences by [`crate::text`]), one sentence
+    /// at a time.
     pub fn new(text: &str) -> Result<Source, CheckError> {
         let normalized = text::normalize(text);
-        Source::from_sentences(&text::split_sentences(&normalized))
+        Source::index(text::sentences(&normalized).map(|sentence| sentence.text))
     }
 
     /// Indexes sentences already split by [`crate::text::split_sentences`].
     pub fn from_sentences(sentences: &[text::Sentence]) -> Result<Source, CheckError> {
-        if sentences.is_empty() {
-            return Err(CheckError::EmptySource);
-        }
+        Source::index(sentences.iter().map(|sentence| sentence.text.as_str()))
+    }
+
+    fn index<T: AsRef<str>>(sentences: impl Iterator<Item = T>) -> Result<Source, CheckError> {
         let mut source = Source {
-            sentences: sentences.iter().map(|s| s.text.clone()).collect(),
+            text: String::new(),
+            ends: Vec::new(),
             terms: TermExtractor::default(),
-            stems: HashMap::new(),
-            words: HashMap::new(),
+            stem_ids: HashMap::new(),
+            stem_postings: Vec::new(),
+            word_postings: Vec::new(),
             numbers: HashMap::new(),
             names: HashSet::new(),
             sequence: Vec::new(),
             vocabulary: HashMap::new(),
             positions: Vec::new(),
         };
-        let mut capitalized_inside: HashSet<String> = HashSet::new();
-        let mut capitalized_first: HashSet<String> = HashSet::new();
-        let mut lowercase_seen: HashSet<String> = HashSet::new();
-        let mut stem_cache: HashMap<String, String> = HashMap::new();
-        for (index, sentence) in sentences.iter().enumerate() {
-            let index = index as u32;
-            let tokens = tokenize(&sentence.text);
-            for mention in find_numbers(&tokens, false) {
-                for key in mention.keys {
-                    add_posting(source.numbers.entry(key).or_default(), index);
-                }
-            }
-            let mut first_word = true;
-            for token in tokens.iter().filter(|t| t.shape != tokens::TokenShape::Symbol) {
-                source.push_sequence(&token.lower);
-                if token.is_word() {
-                    if token.capitalized {
-                        let seen = if first_word { &mut capitalized_first } else { &mut capitalized_inside };
-                        seen.insert(token.lower.clone());
-                    } else {
-                        lowercase_seen.insert(token.lower.clone());
-                    }
-                    first_word = false;
-                }
-                add_posting(source.words.entry(token.lower.clone()).or_default(), index);
-                if is_content_word(token) {
-                    let stem = stem_cache.entry(token.lower.clone()).or_insert_with(|| source.terms.stem(&token.lower)).clone();
-                    add_posting(source.stems.entry(stem).or_default(), index);
-                }
-            }
+        let mut indexing = Indexing::default();
+        for (index, sentence) in sentences.enumerate() {
+            let sentence = sentence.as_ref();
+            source.text.push_str(sentence);
+            source.ends.push(u32::try_from(source.text.len()).map_err(|_| CheckError::SourceTooLong)?);
+            source.index_sentence(sentence, index as u32, &mut indexing);
         }
-        source.names = capitalized_inside
-            .into_iter()
-            .chain(capitalized_first)
-            .filter(|word| !lowercase_seen.contains(word) && !is_stop_word(word))
+        if source.ends.is_empty() {
+            return Err(CheckError::EmptySource);
+        }
+        source.text.shrink_to_fit();
+        source.names = source
+            .vocabulary
+            .iter()
+            .filter(|(word, id)| indexing.capitalized.contains(id) && !indexing.lowercase.contains(id) && !is_stop_word(word))
+            .map(|(word, _)| word.clone())
             .collect();
         Ok(source)
     }
 
-    fn push_sequence(&mut self, word: &str) {
-        let next_id = self.vocabulary.len() as u32;
-        let id = *self.vocabulary.entry(word.to_string()).or_insert(next_id);
-        if id == next_id {
-            self.positions.push(Vec::new());
+    /// Adds one sentence's numbers and words, reading its tokens a window at a time: each
+    /// window's number mentions are settled up to `NUMBER_LOOKAHEAD` tokens before its end (or
+    /// to the end of the sentence), and the next window starts one token before where the scan
+    /// goes on, so the mentions are those of the sentence's tokens all at once.
+    fn index_sentence(&mut self, sentence: &str, index: u32, indexing: &mut Indexing) {
+        let mut stream = tokens::tokens(sentence).peekable();
+        let mut window: Vec<Token> = Vec::new();
+        // Where, in `window`, the number scan and the word indexing go on from.
+        let (mut scan_from, mut words_from) = (0, 0);
+        loop {
+            window.extend(stream.by_ref().take(TOKEN_WINDOW.saturating_sub(window.len()).max(NUMBER_LOOKAHEAD + 1)));
+            let at_end = stream.peek().is_none();
+            let settled = if at_end { window.len() } else { window.len() - NUMBER_LOOKAHEAD };
+            let (mentions, scan_stopped) = find_numbers_between(&window, scan_from, settled, false);
+            for key in mentions.into_iter().flat_map(|mention| mention.keys) {
+                add_posting(self.numbers.entry(key).or_default(), index);
+            }
+            for token in window[words_from..settled].iter().filter(|t| t.shape != tokens::TokenShape::Symbol) {
+                let id = self.push_sequence(&token.lower);
+                if token.is_word() {
+                    if token.capitalized {
+                        indexing.capitalized.insert(id);
+                    } else {
+                        indexing.lowercase.insert(id);
+                    }
+                }
+                add_posting(&mut self.word_postings[id as usize], index);
+                if is_content_word(token) {
+                    if indexing.stem_of_word.len() <= id as usize {
+                        indexing.stem_of_word.resize(id as usize + 1, NOT_STEMMED);
+                    }
+                    if indexing.stem_of_word[id as usize] == NOT_STEMMED {
+                        let stem = self.terms.stem(&token.lower);
+                        let next_id = self.stem_postings.len() as u32;
+                        let stem_id = *self.stem_ids.entry(stem).or_insert(next_id);
+                        if stem_id == next_id {
+                            self.stem_postings.push(Vec::new());
+                        }
+                        indexing.stem_of_word[id as usize] = stem_id;
+                    }
+                    add_posting(&mut self.stem_postings[indexing.stem_of_word[id as usize] as usize], index);
+                }
+            }
+            if at_end {
+                return;
+            }
+            let keep_from = scan_stopped.min(settled).saturating_sub(numbers::NUMBER_LOOKBEHIND);
+            window.drain(..keep_from);
+            (scan_from, words_from) = (scan_stopped - keep_from, settled - keep_from);
         }
-        self.positions[id as usize].push(self.sequence.len() as u32);
-        self.sequence.push(id);
     }
 
-    /// The source's sentences, as the check numbers them.
-    pub fn sentences(&self) -> &[String] {
-        &self.sentences
+    /// Appends a word to the sequence and returns its id.
+    fn push_sequence(&mut self, word: &str) -> u32 {
+        let id = match self.vocabulary.get(word) {
+            Some(&id) => id,
+            None => {
+                let id = self.vocabulary.len() as u32;
+                self.vocabulary.insert(word.to_string(), id);
+                self.positions.push(Vec::new());
+                self.word_postings.push(Vec::new());
+                id
+            }
+        };
+        self.positions[id as usize].push(self.sequence.len() as u32);
+        self.sequence.push(id);
+        id
+    }
+
+    /// The source sentences holding a lower-cased word (or number), ascending.
+    fn word_postings(&self, lower: &str) -> Option<&Vec<u32>> {
+        self.vocabulary.get(lower).map(|&id| &self.word_postings[id as usize])
+    }
+
+    /// The source sentences holding a stem, ascending.
+    fn stem_postings(&self, stem: &str) -> Option<&Vec<u32>> {
+        self.stem_ids.get(stem).map(|&id| &self.stem_postings[id as usize])
+    }
+
+    /// How many sentences the source has.
+    pub fn sentence_count(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Source sentence `index` (0-based, as the check numbers them), if there is one.
+    pub fn sentence(&self, index: usize) -> Option<&str> {
+        let end = *self.ends.get(index)? as usize;
+        let start = index.checked_sub(1).map_or(0, |previous| self.ends[previous] as usize);
+        self.text.get(start..end)
     }
 
     /// Checks `summary` with the default weights.
@@ -342,10 +429,10 @@ impl Source {
             .collect();
         let names = self.name_tokens(summary, tokens, &in_number, lowercased);
         let support = self.align(&stems, &names, &numbers);
-        let mut near = vec![false; self.sentences.len()];
+        let mut near = vec![false; self.sentence_count()];
         for &index in &support {
             let from = index.saturating_sub(NEIGHBOURS);
-            let to = (index + NEIGHBOURS).min(self.sentences.len() - 1);
+            let to = (index + NEIGHBOURS).min(self.sentence_count() - 1);
             near[from..=to].iter_mut().for_each(|flag| *flag = true);
         }
         let found = |postings: Option<&Vec<u32>>| match postings {
@@ -400,7 +487,7 @@ impl Source {
             if self.contains_run(&words) {
                 continue;
             }
-            let all_there = words.iter().all(|w| self.words.contains_key(*w));
+            let all_there = words.iter().all(|w| self.vocabulary.contains_key(*w));
             let where_ = if all_there { Found::Elsewhere } else { Found::Absent };
             let why = if all_there {
                 "the source has these words, but never says them together".to_string()
@@ -452,7 +539,7 @@ impl Source {
                 continue;
             };
             let unknown = UNKNOWN_WORD_MARKERS.contains(&tokens[index].lower.as_str());
-            let where_ = if unknown { Found::Absent } else { found(self.stems.get(stem)) };
+            let where_ = if unknown { Found::Absent } else { found(self.stem_postings(stem)) };
             if where_ == Found::Near {
                 index += 1;
                 continue;
@@ -465,7 +552,7 @@ impl Source {
                 && !in_flagged_quote[index + 1]
                 && !UNKNOWN_WORD_MARKERS.contains(&tokens[index + 1].lower.as_str())
                 && !unknown
-                && stems[index + 1].as_deref().is_some_and(|next| found(self.stems.get(next)) == where_)
+                && stems[index + 1].as_deref().is_some_and(|next| found(self.stem_postings(next)) == where_)
                 && only_space_between(summary, &tokens[index], &tokens[index + 1])
             {
                 index += 1;
@@ -506,14 +593,14 @@ impl Source {
             /// A name or a number.
             fact: bool,
         }
-        let count = self.sentences.len() as f64;
+        let count = self.sentence_count() as f64;
         let idf = |postings: &[u32]| ((count + 1.0) / (postings.len() as f64 + 0.5)).ln().max(0.0);
         let mut terms: Vec<Term> = Vec::new();
         let mut seen: HashSet<&str> = HashSet::new();
         for (stem, &name) in stems.iter().zip(names) {
             let Some(stem) = stem else { continue };
             if seen.insert(stem.as_str()) {
-                if let Some(postings) = self.stems.get(stem) {
+                if let Some(postings) = self.stem_postings(stem) {
                     terms.push(Term { postings, weight: idf(postings), fact: name });
                 }
             }
@@ -528,24 +615,51 @@ impl Source {
         }
         let mut covered = vec![false; terms.len()];
         let mut chosen: Vec<usize> = Vec::new();
-        // Per source sentence: weight of uncovered terms, how many, how many are not facts.
-        let mut gains = vec![(0.0f64, 0usize, 0usize); self.sentences.len()];
         while chosen.len() < MAX_SUPPORT {
-            gains.iter_mut().for_each(|g| *g = (0.0, 0, 0));
-            for (term, _) in terms.iter().zip(&covered).filter(|(_, done)| !**done) {
-                for &sentence in term.postings {
-                    let gain = &mut gains[sentence as usize];
-                    gain.0 += term.weight;
-                    gain.1 += 1;
-                    gain.2 += usize::from(!term.fact);
+            let first = chosen.is_empty();
+            // Each source sentence's gain (weight of the uncovered terms it holds, how many, how
+            // many are not facts), sentence by sentence in ascending order from a merge of the
+            // terms' postings: no table as long as the source, however many sentences it has.
+            // Equal sentences come off the heap in term order, so each gain is summed as a
+            // per-sentence table would sum it.
+            let mut heads: BinaryHeap<Reverse<(u32, usize, usize)>> = BinaryHeap::new();
+            for (term_index, term) in terms.iter().enumerate().filter(|&(term_index, _)| !covered[term_index]) {
+                if let Some(&sentence) = term.postings.first() {
+                    heads.push(Reverse((sentence, term_index, 0)));
                 }
             }
-            let first = chosen.is_empty();
-            let best = gains
-                .iter()
-                .enumerate()
-                .filter(|(index, gain)| !chosen.contains(index) && gain.0 > 0.0 && (first || (gain.1 >= 2 && gain.2 >= 1)))
-                .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.cmp(&a.0)));
+            let mut best: Option<(usize, f64)> = None;
+            let mut current: Option<(u32, (f64, usize, usize))> = None;
+            let mut consider = |sentence: u32, gain: (f64, usize, usize)| {
+                let sentence = sentence as usize;
+                let eligible = !chosen.contains(&sentence) && gain.0 > 0.0 && (first || (gain.1 >= 2 && gain.2 >= 1));
+                // The highest weight; among equal weights the earliest sentence.
+                if eligible && best.is_none_or(|(_, weight)| gain.0 > weight) {
+                    best = Some((sentence, gain.0));
+                }
+            };
+            while let Some(Reverse((sentence, term_index, position))) = heads.pop() {
+                let term = &terms[term_index];
+                match &mut current {
+                    Some((at, gain)) if *at == sentence => {
+                        gain.0 += term.weight;
+                        gain.1 += 1;
+                        gain.2 += usize::from(!term.fact);
+                    }
+                    _ => {
+                        if let Some((at, gain)) = current.take() {
+                            consider(at, gain);
+                        }
+                        current = Some((sentence, (term.weight, 1, usize::from(!term.fact))));
+                    }
+                }
+                if let Some(&next) = term.postings.get(position + 1) {
+                    heads.push(Reverse((next, term_index, position + 1)));
+                }
+            }
+            if let Some((at, gain)) = current {
+                consider(at, gain);
+            }
             let Some((sentence, _)) = best else { break };
             chosen.push(sentence);
             for (term, done) in terms.iter().zip(covered.iter_mut()) {
@@ -587,7 +701,7 @@ impl Source {
         if lowercased {
             // An unknown word right beside a known name is part of it: `tony` in `tony abbott`.
             for index in 0..tokens.len() {
-                if names[index] || !candidate(index) || is_stop_word(&tokens[index].lower) || self.words.contains_key(&tokens[index].lower) {
+                if names[index] || !candidate(index) || is_stop_word(&tokens[index].lower) || self.vocabulary.contains_key(&tokens[index].lower) {
                     continue;
                 }
                 let beside_name = (index > 0 && names[index - 1] && only_space_between(summary, &tokens[index - 1], &tokens[index]))
@@ -601,8 +715,8 @@ impl Source {
     }
 
     fn find_word(&self, lower: &str, stem: Option<&str>, found: &impl Fn(Option<&Vec<u32>>) -> Found) -> Found {
-        match found(self.words.get(lower)) {
-            Found::Absent => stem.map_or(Found::Absent, |stem| found(self.stems.get(stem))),
+        match found(self.word_postings(lower)) {
+            Found::Absent => stem.map_or(Found::Absent, |stem| found(self.stem_postings(stem))),
             other => other,
         }
     }

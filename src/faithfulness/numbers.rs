@@ -98,9 +98,17 @@ fn lookup<T: Copy>(table: &[(&str, T)], word: &str) -> Option<T> {
 /// Every number mention in `tokens`, in order, none overlapping. `lowercased` says the text
 /// has no capitals to go by (then `may` and `march` count as months only next to a number).
 pub fn find_numbers(tokens: &[Token], lowercased: bool) -> Vec<NumberMention> {
+    find_numbers_between(tokens, 0, tokens.len(), lowercased).0
+}
+
+/// The mentions [`find_numbers`] finds that start at `from` or later and before `until`, and
+/// the index its scan would go on from. A mention looks at most [`NUMBER_LOOKBEHIND`] token
+/// back and, in any real text, a few tokens ahead: a caller holding a long text's tokens a
+/// window at a time gets the same mentions as from all of them at once.
+pub fn find_numbers_between(tokens: &[Token], from: usize, until: usize, lowercased: bool) -> (Vec<NumberMention>, usize) {
     let mut mentions = Vec::new();
-    let mut index = 0;
-    while index < tokens.len() {
+    let mut index = from;
+    while index < until.min(tokens.len()) {
         match mention_at(tokens, index, lowercased) {
             Some(mention) => {
                 index = mention.last + 1;
@@ -109,8 +117,11 @@ pub fn find_numbers(tokens: &[Token], lowercased: bool) -> Vec<NumberMention> {
             None => index += 1,
         }
     }
-    mentions
+    (mentions, index)
 }
+
+/// How far back [`find_numbers`] looks from where a mention starts (a month beside a number).
+pub const NUMBER_LOOKBEHIND: usize = 1;
 
 fn mention_at(tokens: &[Token], index: usize, lowercased: bool) -> Option<NumberMention> {
     let token = &tokens[index];

@@ -160,3 +160,25 @@ fn any_text_is_checked_without_panicking() {
         let _ = Source::new(&text).map(|s| s.check(ARTICLE));
     }
 }
+
+/// One sentence far longer than a token window (no full stop in 60,000 tokens), with numbers
+/// across every window boundary: the windowed indexing finds the same number keys and words as
+/// all the sentence's tokens read at once.
+#[test]
+fn a_huge_sentence_is_indexed_as_if_read_whole() {
+    let phrase = "on 5 March 2015 it cost £5 million , 3.5 % of fifty - five thousand people said Abe at 10.30 pm ";
+    let text = phrase.repeat(3000);
+    let source = Source::new(&text).expect("source");
+    assert_eq!(source.sentence_count(), 1, "one sentence");
+    let tokens = tokenize(&text);
+    assert!(tokens.len() > 10 * TOKEN_WINDOW, "{} tokens", tokens.len());
+    let mut expected: Vec<NumberKey> = find_numbers(&tokens, false).into_iter().flat_map(|mention| mention.keys).collect();
+    expected.sort_by_key(|key| format!("{key:?}"));
+    expected.dedup();
+    let mut found: Vec<NumberKey> = source.numbers.keys().copied().collect();
+    found.sort_by_key(|key| format!("{key:?}"));
+    assert_eq!(found, expected);
+    let words = tokens.iter().filter(|t| t.shape != tokens::TokenShape::Symbol).count();
+    assert_eq!(source.sequence.len(), words, "every word once");
+    assert!(source.names.contains("abe"));
+}

@@ -55,61 +55,84 @@ pub const QUOTES: &[char] = &['"', '“', '”', '\'', '‘', '’', '«', '»']
 
 /// Tokens of `text`, in order. Never fails; an empty text gives no tokens.
 pub fn tokenize(text: &str) -> Vec<Token> {
-    let mut tokens: Vec<Token> = Vec::new();
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let mut index = 0;
-    // Byte offset just past the previous token, to tell glued and hyphenated tokens.
-    let mut previous_end: Option<usize> = None;
-    while index < chars.len() {
-        let (start, c) = chars[index];
-        let shape = if c.is_alphabetic() {
-            TokenShape::Word
-        } else if c.is_numeric() {
-            TokenShape::Number
-        } else if CURRENCY.contains(&c) || c == '%' || QUOTES.contains(&c) {
-            TokenShape::Symbol
-        } else {
-            index += 1;
-            continue;
-        };
-        let mut next = index + 1;
-        match shape {
-            TokenShape::Word => {
-                while next < chars.len() && chars[next].1.is_alphanumeric() {
-                    next += 1;
-                }
-            }
-            TokenShape::Number => loop {
-                while next < chars.len() && chars[next].1.is_numeric() {
-                    next += 1;
-                }
-                // A separator between digits stays inside the number: 1,000 · 3.5 · 15:30.
-                let separator = next + 1 < chars.len() && matches!(chars[next].1, ',' | '.' | ':') && chars[next + 1].1.is_numeric();
-                if !separator {
-                    break;
-                }
-                next += 1;
-            },
-            TokenShape::Symbol => {}
-        }
-        let end = chars.get(next).map_or(text.len(), |&(offset, _)| offset);
-        let written = &text[start..end];
-        let between = previous_end.map(|p| &text[p..start]);
-        let letters = written.chars().filter(|c| c.is_alphabetic()).count();
-        tokens.push(Token {
-            start,
-            end,
-            shape,
-            lower: written.to_lowercase(),
-            capitalized: c.is_uppercase(),
-            all_caps: letters >= 2 && written.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase),
-            glued: between == Some(""),
-            hyphenated: matches!(between, Some("-" | "‐" | "‑")),
-        });
-        previous_end = Some(end);
-        index = next;
+    tokens(text).collect()
+}
+
+/// The tokens of [`tokenize`], one at a time: nothing is held but the position, so a caller
+/// can take a long text's tokens a window at a time.
+pub fn tokens(text: &str) -> Tokens<'_> {
+    Tokens { text, position: 0, previous_end: None }
+}
+
+pub struct Tokens<'a> {
+    text: &'a str,
+    /// Byte offset of the next character to look at.
+    position: usize,
+    /// Byte offset just past the previous token, to tell glued and hyphenated tokens.
+    previous_end: Option<usize>,
+}
+
+impl Tokens<'_> {
+    fn char_at(&self, offset: usize) -> Option<char> {
+        self.text.get(offset..).and_then(|rest| rest.chars().next())
     }
-    tokens
+}
+
+impl Iterator for Tokens<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        let text = self.text;
+        loop {
+            let start = self.position;
+            let c = self.char_at(start)?;
+            let shape = if c.is_alphabetic() {
+                TokenShape::Word
+            } else if c.is_numeric() {
+                TokenShape::Number
+            } else if CURRENCY.contains(&c) || c == '%' || QUOTES.contains(&c) {
+                TokenShape::Symbol
+            } else {
+                self.position += c.len_utf8();
+                continue;
+            };
+            let mut end = start + c.len_utf8();
+            match shape {
+                TokenShape::Word => {
+                    while let Some(next) = self.char_at(end).filter(|next| next.is_alphanumeric()) {
+                        end += next.len_utf8();
+                    }
+                }
+                TokenShape::Number => loop {
+                    while let Some(next) = self.char_at(end).filter(|next| next.is_numeric()) {
+                        end += next.len_utf8();
+                    }
+                    // A separator between digits stays inside the number: 1,000 · 3.5 · 15:30.
+                    let mut after = text[end..].chars();
+                    match (after.next(), after.next()) {
+                        (Some(separator @ (',' | '.' | ':')), Some(digit)) if digit.is_numeric() => end += separator.len_utf8(),
+                        _ => break,
+                    }
+                },
+                TokenShape::Symbol => {}
+            }
+            let written = &text[start..end];
+            let between = self.previous_end.map(|p| &text[p..start]);
+            let letters = written.chars().filter(|c| c.is_alphabetic()).count();
+            self.previous_end = Some(end);
+            self.position = end;
+            return Some(Token {
+                start,
+                end,
+                shape,
+                lower: written.to_lowercase(),
+                capitalized: c.is_uppercase(),
+                all_caps: letters >= 2 && written.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase),
+                glued: between == Some(""),
+                hyphenated: matches!(between, Some("-" | "‐" | "‑")),
+            });
+        }
+    }
 }
 
 /// True when a text is written without capitals at the starts of its words (some systems'

@@ -449,7 +449,7 @@ mod tests {
             bullets: Vec::new(),
             engine: OutputEngines { headline: engine, abstract_: engine, bullets: engine },
             models: Vec::new(),
-            settings: Settings { engine: "abstractive".into(), length: LengthPreset::Medium, target_words: 80, bullets: 4, precision: crate::engine::kernels::Precision::Fp32, generation: None },
+            settings: Settings { engine: "abstractive".into(), length: LengthPreset::Medium, target_words: 80, bullets: 4, precision: crate::engine::placement::Precision::Fp32, generation: None },
             stats: Stats { batch_size: Some(batch), ..Stats::default() },
             timings_ms: Timings::default(),
             faithfulness: None,
