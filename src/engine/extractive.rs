@@ -183,9 +183,15 @@ impl Article {
                 continue;
             }
             let mut counts: Vec<(usize, f64)> = Vec::new();
-            for term in extractor.content_terms(display) {
-                let next_id = term_ids.len();
-                let id = *term_ids.entry(term).or_insert(next_id);
+            for term in extractor.each_content_term(display) {
+                let id = match term_ids.get(&term) {
+                    Some(&id) => id,
+                    None => {
+                        let id = term_ids.len();
+                        term_ids.insert(term, id);
+                        id
+                    }
+                };
                 match counts.iter_mut().find(|(existing, _)| *existing == id) {
                     Some((_, count)) => *count += 1.0,
                     None => counts.push((id, 1.0)),

@@ -22,12 +22,17 @@ impl TermExtractor {
     /// Words are split on anything that is not a letter or digit (as ROUGE does), so
     /// `Kilmarnock’s` gives `kilmarnock`; one-letter words and stop words are dropped.
     pub fn content_terms(&self, text: &str) -> Vec<String> {
+        self.each_content_term(text).collect()
+    }
+
+    /// The terms of [`TermExtractor::content_terms`], one at a time (a long sentence's terms
+    /// need not all be held at once).
+    pub fn each_content_term<'a>(&'a self, text: &'a str) -> impl Iterator<Item = String> + 'a {
         text.split(|c: char| !c.is_alphanumeric())
             .filter(|word| word.chars().nth(1).is_some())
             .map(str::to_lowercase)
             .filter(|word| !is_stop_word(word))
             .map(|word| self.stemmer.stem(&word).into_owned())
-            .collect()
     }
 
     /// The stem of one lower-cased word (whether or not it is a stop word).
