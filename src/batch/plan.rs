@@ -196,7 +196,12 @@ fn task_for(item: &BatchItem, fetch: bool) -> Task {
 }
 
 pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan {
-    let mut plan = Plan::default();
+    // Room for every item at once: grown by doubling, the work list (a few hundred bytes an
+    // item) would hold up to twice what it needs, more than small feed items' own text.
+    let mut plan = Plan { work: Vec::with_capacity(items.len()), ..Plan::default() };
+    if filters.shard.is_some() {
+        plan.planned.reserve_exact(items.len());
+    }
     let mut seen_ids = HashSet::new();
     let mut seen_links = HashSet::new();
     let mut seen_content = HashSet::new();
