@@ -62,8 +62,6 @@ pub struct WorkItem {
     pub item: BatchItem,
     pub task: Task,
     pub key: String,
-    /// sha256 of the normalized text (or of the failing entry), for duplicate detection.
-    pub content_hash: String,
 }
 
 /// What planning decided, with counts for the final summary.
@@ -130,12 +128,21 @@ pub fn settings_fingerprint(options: &SummarizeOptions, engine_used: EngineKind)
 }
 
 fn sha256_hex(parts: &[&[u8]]) -> String {
+    hex(&sha256(parts))
+}
+
+fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hasher.finalize().into()
+}
+
+fn hex(digest: &[u8; 32]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    digest.iter().flat_map(|&byte| [DIGITS[usize::from(byte >> 4)] as char, DIGITS[usize::from(byte & 15)] as char]).collect()
 }
 
 /// The article document of an item, or why there is none (for an item with nothing to
@@ -217,29 +224,31 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan
             }
         }
         let task = task_for(&item, filters.fetch);
-        let content_hash = match &task {
-            Task::Summarize(document) => sha256_hex(&[b"text", document.text.as_bytes()]),
+        // sha256 of the normalized text (or of the failing entry), for duplicate detection;
+        // kept as bytes (the key is made from its hex form, as it always was).
+        let content = match &task {
+            Task::Summarize(document) => sha256(&[b"text", document.text.as_bytes()]),
             // The page is not known before it is downloaded; its address stands for it.
-            Task::FetchAndSummarize(url) => sha256_hex(&[b"link", url.as_bytes()]),
+            Task::FetchAndSummarize(url) => sha256(&[b"link", url.as_bytes()]),
             // A failing or skipped entry has no text; its source and reason identify it.
-            Task::Fail(reason) => sha256_hex(&[b"failed", item.source.as_bytes(), reason.as_bytes()]),
-            Task::Skip(reason) => sha256_hex(&[b"skipped", item.source.as_bytes(), reason.as_bytes()]),
+            Task::Fail(reason) => sha256(&[b"failed", item.source.as_bytes(), reason.as_bytes()]),
+            Task::Skip(reason) => sha256(&[b"skipped", item.source.as_bytes(), reason.as_bytes()]),
         };
         let duplicate = item.id.as_ref().is_some_and(|id| seen_ids.contains(id))
             || item.link.as_ref().is_some_and(|link| seen_links.contains(link))
-            || seen_content.contains(&content_hash);
+            || seen_content.contains(&content);
         if let Some(id) = &item.id {
             seen_ids.insert(id.clone());
         }
         if let Some(link) = &item.link {
             seen_links.insert(link.clone());
         }
-        seen_content.insert(content_hash.clone());
+        seen_content.insert(content);
         if duplicate {
             plan.duplicates += 1;
             continue;
         }
-        let key = sha256_hex(&[fingerprint.as_bytes(), content_hash.as_bytes()]);
+        let key = sha256_hex(&[fingerprint.as_bytes(), hex(&content).as_bytes()]);
         if filters.shard.is_some() {
             plan.planned.push(PlannedItem { key: key.clone(), id: record_id(&item) });
         }
@@ -253,7 +262,7 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan
         }
         // The body lives on in the task (its document, link or reason): not kept twice.
         let item = BatchItem { body: ItemBody::default(), ..item };
-        plan.work.push(WorkItem { item, task, key, content_hash });
+        plan.work.push(WorkItem { item, task, key });
     }
     plan
 }
@@ -261,6 +270,13 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keys are what `--resume` and `merge` match records by: their form never changes.
+    #[test]
+    fn hashes_are_the_sha256_of_the_length_prefixed_parts_in_lowercase_hex() {
+        // hashlib.sha256(pack("<Q", 4) + b"text" + pack("<Q", 12) + b"Item 0 rose.").hexdigest()
+        assert_eq!(sha256_hex(&[b"text", b"Item 0 rose."]), "421423adbe7467a4da2ff6931449287e74e2d19f49b29b9148e3ecca50e30cb1");
+    }
 
     #[test]
     fn shard_parsing_and_partition() {
