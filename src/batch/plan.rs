@@ -212,7 +212,17 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan
     let mut seen_ids = HashSet::new();
     let mut seen_links = HashSet::new();
     let mut seen_content = HashSet::new();
-    for item in items {
+    // Items are taken from the end of the reversed list, and the list shrinks as it empties, so
+    // the items already planned do not stay allocated beside their work (a large vector shrinks
+    // in place).
+    let mut items = items;
+    items.reverse();
+    let mut shrunk_at = items.len();
+    while let Some(item) = items.pop() {
+        if items.len() < shrunk_at / 2 {
+            items.shrink_to_fit();
+            shrunk_at = items.len();
+        }
         if let Some(since) = filters.since {
             match item.published.as_deref().and_then(super::dates::parse_published) {
                 Some(published) if published < since => {
