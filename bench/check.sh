@@ -2,8 +2,8 @@
 # Speed of `precis check --data`: summary/article pairs per second, start-up included (the whole
 # command, timed from outside), on the 900 pairs of faithfulness-dev.jsonl and on the same
 # pairs repeated 10 times (9,000 pairs, written to a temporary file). The reference, measured
-# in the same run, is precis's start-up alone (`precis --version`: loading libtorch, which every
-# precis command pays). Needs ../shared/eval/ beside the project root (or EVAL_DIR).
+# in the same run, is precis's start-up alone (`precis --version`). Needs ../shared/eval/ beside
+# the project root (or EVAL_DIR).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 eval_dir=${EVAL_DIR:-$root/../shared/eval}
