@@ -184,14 +184,8 @@ impl Article {
             }
             let mut counts: Vec<(usize, f64)> = Vec::new();
             for term in extractor.each_content_term(display) {
-                let id = match term_ids.get(&term) {
-                    Some(&id) => id,
-                    None => {
-                        let id = term_ids.len();
-                        term_ids.insert(term, id);
-                        id
-                    }
-                };
+                let next_id = term_ids.len();
+                let id = *term_ids.entry(term).or_insert(next_id);
                 match counts.iter_mut().find(|(existing, _)| *existing == id) {
                     Some((_, count)) => *count += 1.0,
                     None => counts.push((id, 1.0)),

@@ -232,15 +232,13 @@ const TOKEN_WINDOW: usize = 4096;
 const NUMBER_LOOKAHEAD: usize = 64;
 
 /// What indexing learns on the way: capitalization by word id, to decide the names at the end,
-/// and each content word's stem id (`NOT_STEMMED` until the word is first met).
+/// and per word id its stem's id (`None` for a word that is not a content word).
 #[derive(Default)]
 struct Indexing {
     capitalized: HashSet<u32>,
     lowercase: HashSet<u32>,
-    stem_of_word: Vec<u32>,
+    stem_of_word: Vec<Option<u32>>,
 }
-
-const NOT_STEMMED: u32 = u32::MAX;
 
 impl Source {
     /// Indexes `text` (normalized and split into sentences by [`crate::text`]), one sentence
@@ -307,7 +305,12 @@ impl Source {
                 add_posting(self.numbers.entry(key).or_default(), index);
             }
             for token in window[words_from..settled].iter().filter(|t| t.shape != tokens::TokenShape::Symbol) {
-                let id = self.push_sequence(&token.lower);
+                let (id, new_word) = self.push_sequence(&token.lower);
+                if new_word {
+                    // Whether a word is a content word, and its stem, depend on the word alone.
+                    let stem = is_content_word(token).then(|| self.stem_id(self.terms.stem(&token.lower)));
+                    indexing.stem_of_word.push(stem);
+                }
                 if token.is_word() {
                     if token.capitalized {
                         indexing.capitalized.insert(id);
@@ -316,20 +319,8 @@ impl Source {
                     }
                 }
                 add_posting(&mut self.word_postings[id as usize], index);
-                if is_content_word(token) {
-                    if indexing.stem_of_word.len() <= id as usize {
-                        indexing.stem_of_word.resize(id as usize + 1, NOT_STEMMED);
-                    }
-                    if indexing.stem_of_word[id as usize] == NOT_STEMMED {
-                        let stem = self.terms.stem(&token.lower);
-                        let next_id = self.stem_postings.len() as u32;
-                        let stem_id = *self.stem_ids.entry(stem).or_insert(next_id);
-                        if stem_id == next_id {
-                            self.stem_postings.push(Vec::new());
-                        }
-                        indexing.stem_of_word[id as usize] = stem_id;
-                    }
-                    add_posting(&mut self.stem_postings[indexing.stem_of_word[id as usize] as usize], index);
+                if let Some(stem) = indexing.stem_of_word[id as usize] {
+                    add_posting(&mut self.stem_postings[stem as usize], index);
                 }
             }
             if at_end {
@@ -341,20 +332,30 @@ impl Source {
         }
     }
 
-    /// Appends a word to the sequence and returns its id.
-    fn push_sequence(&mut self, word: &str) -> u32 {
-        let id = match self.vocabulary.get(word) {
-            Some(&id) => id,
+    /// Appends a word to the sequence; its id, and whether the word is new.
+    fn push_sequence(&mut self, word: &str) -> (u32, bool) {
+        let (id, new_word) = match self.vocabulary.get(word) {
+            Some(&id) => (id, false),
             None => {
                 let id = self.vocabulary.len() as u32;
                 self.vocabulary.insert(word.to_string(), id);
                 self.positions.push(Vec::new());
                 self.word_postings.push(Vec::new());
-                id
+                (id, true)
             }
         };
         self.positions[id as usize].push(self.sequence.len() as u32);
         self.sequence.push(id);
+        (id, new_word)
+    }
+
+    /// The id of a stem, given one (with no postings yet) when it is new.
+    fn stem_id(&mut self, stem: String) -> u32 {
+        let next_id = self.stem_postings.len() as u32;
+        let id = *self.stem_ids.entry(stem).or_insert(next_id);
+        if id == next_id {
+            self.stem_postings.push(Vec::new());
+        }
         id
     }
 
@@ -429,15 +430,10 @@ impl Source {
             .collect();
         let names = self.name_tokens(summary, tokens, &in_number, lowercased);
         let support = self.align(&stems, &names, &numbers);
-        let mut near = vec![false; self.sentence_count()];
-        for &index in &support {
-            let from = index.saturating_sub(NEIGHBOURS);
-            let to = (index + NEIGHBOURS).min(self.sentence_count() - 1);
-            near[from..=to].iter_mut().for_each(|flag| *flag = true);
-        }
+        let near = |sentence: u32| support.iter().any(|&aligned| (sentence as usize).abs_diff(aligned) <= NEIGHBOURS);
         let found = |postings: Option<&Vec<u32>>| match postings {
             None => Found::Absent,
-            Some(list) if list.iter().any(|&i| near[i as usize]) => Found::Near,
+            Some(list) if list.iter().any(|&i| near(i)) => Found::Near,
             Some(_) => Found::Elsewhere,
         };
         // A number must be in the aligned sentences themselves: the number of the sentence
