@@ -47,7 +47,8 @@ impl Shard {
 /// What a worker does with an item.
 #[derive(Debug, Clone)]
 pub enum Task {
-    Summarize(Document),
+    /// Summarize the item's document.
+    Summarize(PlannedDocument),
     /// Download the linked page (`--fetch`), then summarize it.
     FetchAndSummarize(String),
     /// Nothing to summarize: record the item as skipped, with this reason.
@@ -56,12 +57,47 @@ pub enum Task {
     Fail(String),
 }
 
+/// The document planning read for an item, as it waits for a worker.
+#[derive(Debug, Clone)]
+pub enum PlannedDocument {
+    /// A large document, kept: made again, the article would be held twice, in two threads'
+    /// memory.
+    Kept(Box<Document>),
+    /// A small one, made again from the item by the worker (`document_for` gives the same
+    /// document): kept, it held a small item's text and names twice more. Its bytes of text.
+    Remade { text_bytes: usize },
+}
+
+impl PlannedDocument {
+    pub fn text_bytes(&self) -> usize {
+        match self {
+            PlannedDocument::Kept(document) => document.text.len(),
+            PlannedDocument::Remade { text_bytes } => *text_bytes,
+        }
+    }
+}
+
+/// Documents of at least this many bytes of text are kept from planning (`PlannedDocument`).
+const KEEP_DOCUMENT_BYTES: usize = 64 * 1024;
+
 /// One item ready to be summarized (or recorded as failed).
 #[derive(Debug, Clone)]
 pub struct WorkItem {
     pub item: BatchItem,
     pub task: Task,
-    pub key: String,
+    pub key: RecordKey,
+}
+
+/// A record's key (what `--resume` and `merge` match records by), kept as its digest until the
+/// record is written: as hex text it took 88 bytes more an item, more than a small feed item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordKey([u8; 32]);
+
+impl RecordKey {
+    /// The key as records carry it: lowercase hex.
+    pub fn hex(&self) -> String {
+        hex(&self.0)
+    }
 }
 
 /// What planning decided, with counts for the final summary.
@@ -127,10 +163,6 @@ pub fn settings_fingerprint(options: &SummarizeOptions, engine_used: EngineKind)
     format!("precis-batch-key-v1 {engine} length={} bullets={}", options.length.name(), options.bullets)
 }
 
-fn sha256_hex(parts: &[&[u8]]) -> String {
-    hex(&sha256(parts))
-}
-
 fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     for part in parts {
@@ -138,6 +170,12 @@ fn sha256(parts: &[&[u8]]) -> [u8; 32] {
         hasher.update(part);
     }
     hasher.finalize().into()
+}
+
+fn first_128_bits(digest: &[u8; 32]) -> u128 {
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    u128::from_le_bytes(bytes)
 }
 
 fn hex(digest: &[u8; 32]) -> String {
@@ -179,7 +217,7 @@ fn link_only_reason(url: &str) -> String {
 /// What to do with an item. With `--fetch`, an item with a link and only a teaser (or no
 /// text) is downloaded; without it, an item with only a link is skipped, as is one with
 /// nothing to summarize.
-fn task_for(item: &BatchItem, fetch: bool) -> Task {
+fn task_for(item: &BatchItem, fetch: bool) -> (Task, Option<Document>) {
     let document = document_for(item);
     if fetch {
         if let Some(link) = item.link.as_ref().or(match &item.body {
@@ -191,14 +229,15 @@ fn task_for(item: &BatchItem, fetch: bool) -> Task {
                 Err(_) => matches!(item.body, ItemBody::LinkOnly(_) | ItemBody::ContentHtml(_) | ItemBody::ContentText(_) | ItemBody::Html(_) | ItemBody::Text(_)),
             };
             if teaser {
-                return Task::FetchAndSummarize(link.clone());
+                return (Task::FetchAndSummarize(link.clone()), None);
             }
         }
     }
     match (document, &item.body) {
-        (Ok(document), _) => Task::Summarize(document),
-        (Err(reason), ItemBody::LinkOnly(_) | ItemBody::Nothing(_)) => Task::Skip(reason),
-        (Err(reason), _) => Task::Fail(reason),
+        (Ok(document), _) if document.text.len() >= KEEP_DOCUMENT_BYTES => (Task::Summarize(PlannedDocument::Kept(Box::new(document))), None),
+        (Ok(document), _) => (Task::Summarize(PlannedDocument::Remade { text_bytes: document.text.len() }), Some(document)),
+        (Err(reason), ItemBody::LinkOnly(_) | ItemBody::Nothing(_)) => (Task::Skip(reason), None),
+        (Err(reason), _) => (Task::Fail(reason), None),
     }
 }
 
@@ -233,32 +272,34 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan
                 None => plan.undated += 1,
             }
         }
-        let task = task_for(&item, filters.fetch);
+        let (task, document) = task_for(&item, filters.fetch);
         // sha256 of the normalized text (or of the failing entry), for duplicate detection;
         // kept as bytes (the key is made from its hex form, as it always was).
         let content = match &task {
-            Task::Summarize(document) => sha256(&[b"text", document.text.as_bytes()]),
+            Task::Summarize(PlannedDocument::Kept(document)) => sha256(&[b"text", document.text.as_bytes()]),
+            Task::Summarize(PlannedDocument::Remade { .. }) => sha256(&[b"text", document.as_ref().map_or(&[][..], |document| document.text.as_bytes())]),
             // The page is not known before it is downloaded; its address stands for it.
             Task::FetchAndSummarize(url) => sha256(&[b"link", url.as_bytes()]),
             // A failing or skipped entry has no text; its source and reason identify it.
             Task::Fail(reason) => sha256(&[b"failed", item.source.as_bytes(), reason.as_bytes()]),
             Task::Skip(reason) => sha256(&[b"skipped", item.source.as_bytes(), reason.as_bytes()]),
         };
-        let duplicate = item.id.as_ref().is_some_and(|id| seen_ids.contains(id))
-            || item.link.as_ref().is_some_and(|link| seen_links.contains(link))
-            || seen_content.contains(&content);
-        if let Some(id) = &item.id {
-            seen_ids.insert(id.clone());
-        }
-        if let Some(link) = &item.link {
-            seen_links.insert(link.clone());
-        }
-        seen_content.insert(content);
+        // Ids and links are remembered by digest: a copy of each would cost more than a small
+        // feed item's own text.
+        // (128 bits of sha256: a chance collision among a billion items is below 10^-20).
+        let id = item.id.as_ref().map(|id| first_128_bits(&sha256(&[id.as_bytes()])));
+        let link = item.link.as_ref().map(|link| first_128_bits(&sha256(&[link.as_bytes()])));
+        let content_seen = first_128_bits(&content);
+        let duplicate = id.is_some_and(|id| seen_ids.contains(&id)) || link.is_some_and(|link| seen_links.contains(&link)) || seen_content.contains(&content_seen);
+        seen_ids.extend(id);
+        seen_links.extend(link);
+        seen_content.insert(content_seen);
         if duplicate {
             plan.duplicates += 1;
             continue;
         }
-        let key = sha256_hex(&[fingerprint.as_bytes(), hex(&content).as_bytes()]);
+        let key_digest = sha256(&[fingerprint.as_bytes(), hex(&content).as_bytes()]);
+        let key = hex(&key_digest);
         if filters.shard.is_some() {
             plan.planned.push(PlannedItem { key: key.clone(), id: record_id(&item) });
         }
@@ -270,9 +311,13 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan
             plan.already_done += 1;
             continue;
         }
-        // The body lives on in the task (its document, link or reason): not kept twice.
-        let item = BatchItem { body: ItemBody::default(), ..item };
-        plan.work.push(WorkItem { item, task, key });
+        drop(document);
+        // A link or reason lives on in the task: the body is kept only to be summarized.
+        let item = match task {
+            Task::Summarize(PlannedDocument::Remade { .. }) => item,
+            Task::Summarize(PlannedDocument::Kept(_)) | Task::FetchAndSummarize(_) | Task::Skip(_) | Task::Fail(_) => BatchItem { body: ItemBody::default(), ..item },
+        };
+        plan.work.push(WorkItem { item, task, key: RecordKey(key_digest) });
     }
     plan
 }
@@ -285,7 +330,7 @@ mod tests {
     #[test]
     fn hashes_are_the_sha256_of_the_length_prefixed_parts_in_lowercase_hex() {
         // hashlib.sha256(pack("<Q", 4) + b"text" + pack("<Q", 12) + b"Item 0 rose.").hexdigest()
-        assert_eq!(sha256_hex(&[b"text", b"Item 0 rose."]), "421423adbe7467a4da2ff6931449287e74e2d19f49b29b9148e3ecca50e30cb1");
+        assert_eq!(hex(&sha256(&[b"text", b"Item 0 rose."])), "421423adbe7467a4da2ff6931449287e74e2d19f49b29b9148e3ecca50e30cb1");
     }
 
     #[test]
@@ -295,7 +340,7 @@ mod tests {
         assert!(Shard::parse("x").is_err());
         let shards: Vec<Shard> = (1..=3).map(|i| Shard::parse(&format!("{i}/3")).unwrap()).collect();
         for n in 0..200u32 {
-            let key = sha256_hex(&[&n.to_le_bytes()]);
+            let key = hex(&sha256(&[&n.to_le_bytes()]));
             assert_eq!(shards.iter().filter(|s| s.owns(&key)).count(), 1);
         }
     }

@@ -41,7 +41,13 @@ impl InputItems {
     }
 
     fn extend(&mut self, other: InputItems) {
-        self.items.extend(other.items);
+        // The first input's items are taken as they are: copied into an empty list, a large
+        // feed's items were held twice for a moment.
+        if self.items.is_empty() {
+            self.items = other.items;
+        } else {
+            self.items.extend(other.items);
+        }
         self.warnings.extend(other.warnings);
         self.notices.extend(other.notices);
     }

@@ -10,7 +10,7 @@
 
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -20,7 +20,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::batch::output::{self, BatchRecord, ExistingOutput, RecordSink};
 use crate::batch::fetch;
-use crate::batch::plan::{self, Task, WorkItem};
+use crate::batch::item::ItemBody;
+use crate::batch::plan::{self, PlannedDocument, Task, WorkItem};
 use crate::batch::scheduler;
 use crate::batch::shard_plan::{self, ShardPlan};
 use crate::batch::sources;
@@ -93,7 +94,9 @@ pub fn run(args: &BatchArgs) -> Result<()> {
     // (and their groups allocated) at once.
     let (work_sender, work_receiver) = mpsc::sync_channel::<WorkGroup>(QUEUED_GROUPS);
     let work_queue: WorkQueue = Arc::new(Mutex::new(work_receiver));
-    let (message_sender, messages) = mpsc::channel::<WorkerMessage>();
+    // Bounded too: when records are written more slowly than they are made (small items, a
+    // slow disk), the workers wait instead of piling finished records up in memory.
+    let (message_sender, messages) = mpsc::sync_channel::<WorkerMessage>(QUEUED_RECORDS);
     let fetch_timeout = Duration::from_secs_f64(args.fetch_timeout);
     let mut workers = vec![spawn_worker(options.clone(), fetch_timeout, work_queue.clone(), message_sender.clone())];
     let engine_used = match messages.recv() {
@@ -208,7 +211,7 @@ fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
-fn spawn_worker(options: SummarizeOptions, fetch_timeout: Duration, queue: WorkQueue, messages: Sender<WorkerMessage>) -> thread::JoinHandle<()> {
+fn spawn_worker(options: SummarizeOptions, fetch_timeout: Duration, queue: WorkQueue, messages: SyncSender<WorkerMessage>) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let summarizer = match catch_unwind(AssertUnwindSafe(|| Summarizer::new(options))) {
             Ok(Ok(summarizer)) => summarizer,
@@ -249,7 +252,7 @@ fn spawn_worker(options: SummarizeOptions, fetch_timeout: Duration, queue: WorkQ
 fn length_groups(work: Vec<WorkItem>, size: usize) -> impl Iterator<Item = WorkGroup> {
     let size = size.max(1);
     let length = |work: &WorkItem| match &work.task {
-        Task::Summarize(document) => document.text.len(),
+        Task::Summarize(planned) => planned.text_bytes(),
         Task::FetchAndSummarize(_) | Task::Skip(_) | Task::Fail(_) => 0,
     };
     let mut items = work.into_iter();
@@ -276,6 +279,9 @@ const SORT_STRETCH: usize = 8 * GENERATION_BATCH;
 /// Groups made ahead of the workers: enough that none waits.
 const QUEUED_GROUPS: usize = 64;
 
+/// Finished records waiting to be written before the workers wait.
+const QUEUED_RECORDS: usize = 256;
+
 /// What became of one work item before summarizing.
 enum Prepared {
     /// Its document is the next of the group's readable documents.
@@ -287,16 +293,28 @@ enum Prepared {
 /// One record per item of the group: pages fetched first, then every document that could be read
 /// summarized together (`Summarizer::summarize_many` batches them through the model).
 fn summarize_group(summarizer: &Summarizer, group: WorkGroup, fetch_timeout: Duration) -> Vec<BatchRecord> {
-    // Documents are moved out of their tasks, never copied: a 50 MB article is held once.
+    // A large document comes from planning, moved, never copied (a 50 MB article is held
+    // once); a small one is made again from its item here, and the item's body then freed.
     let mut readable: Vec<Document> = Vec::new();
     let mut prepared = Vec::with_capacity(group.len());
     let mut works = Vec::with_capacity(group.len());
     for mut work in group {
         let task = std::mem::replace(&mut work.task, Task::Skip(String::new()));
         prepared.push(match task {
-            Task::Summarize(document) => {
-                readable.push(document);
-                Prepared::Document
+            Task::Summarize(planned) => {
+                let document = match planned {
+                    PlannedDocument::Kept(document) => Ok(*document),
+                    PlannedDocument::Remade { .. } => plan::document_for(&work.item),
+                };
+                // The record needs the item's names, not its body: freed before summarizing.
+                work.item.body = ItemBody::default();
+                match document {
+                    Ok(document) => {
+                        readable.push(document);
+                        Prepared::Document
+                    }
+                    Err(reason) => Prepared::Failed(reason),
+                }
             }
             Task::FetchAndSummarize(url) => match fetch::fetch_document(&url, fetch_timeout) {
                 Ok(mut document) => {
@@ -360,7 +378,7 @@ fn record_for(work: WorkItem, outcome: Outcome) -> BatchRecord {
         title: item.title,
         published: item.published,
         source: item.source,
-        key: work.key,
+        key: work.key.hex(),
         headline: None,
         abstract_: None,
         bullets: None,

@@ -10,6 +10,7 @@
 
 mod content;
 mod json;
+mod parts;
 mod repair;
 mod xml;
 

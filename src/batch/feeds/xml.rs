@@ -11,6 +11,7 @@ use roxmltree::{Document, Node, ParsingOptions};
 
 use super::super::item::BatchItem;
 use super::content::{self, Candidate, ItemFields, Markup, Unusable};
+use super::parts::{self, FeedParts, ItemPart};
 use super::repair::{self, RepairedXml};
 use super::FeedRead;
 
@@ -61,37 +62,171 @@ pub fn kind_of_root(name: &str) -> XmlKind {
 
 /// Parses a feed (its root already known to be RSS, RDF, Atom or an Atom entry) into items.
 /// `base_url` resolves relative links (the feed's own address when it was downloaded).
+///
+/// A feed is parsed in parts (`parts`): the document without its items, then its items a few
+/// hundred kilobytes at a time, each part with the document's prolog, root and channel start
+/// tags around it, so memory follows the part and not the feed. When a part does not parse,
+/// the document is parsed whole, which reports the defect at its line and column.
 pub fn read(origin: &str, text: &str, base_url: Option<&str>) -> Result<FeedRead> {
     let mut repaired = repair::repair(text);
-    let options = ParsingOptions { allow_dtd: true, ..ParsingOptions::default() };
     let mut declared = 0;
-    loop {
-        let prefix = match Document::parse_with_options(&repaired.text, options) {
-            Ok(_) => break,
-            Err(roxmltree::Error::UnknownNamespace(prefix, _)) if declared < MAX_DECLARED_PREFIXES => prefix,
-            Err(error) => return Err(parse_error(origin, text, &repaired, &error)),
+    let mut whole = false;
+    let (format, items) = loop {
+        let parts = if whole { None } else { parts::split(&repaired.text, item_name_of_root) };
+        let outcome = match &parts {
+            Some(parts) => read_in_parts(origin, text, &repaired, base_url, parts, PART_BYTES),
+            None => read_whole(origin, text, &repaired, base_url),
         };
-        if !repaired.declare_prefix(&prefix) {
-            return Err(anyhow!("feed {origin} uses the namespace prefix `{prefix}:` without declaring it; declare it (xmlns:{prefix}=\"…\") or fix the feed"));
+        let error = match outcome {
+            Ok(read) => break read,
+            Err(ReadError::NotAFeed(kind)) => return Err(anyhow!("feed {origin}: {kind:?} is not a feed root")),
+            Err(ReadError::Xml(error)) => error,
+        };
+        match error {
+            roxmltree::Error::UnknownNamespace(prefix, _) if declared < MAX_DECLARED_PREFIXES => {
+                if !repaired.declare_prefix(&prefix) {
+                    return Err(anyhow!("feed {origin} uses the namespace prefix `{prefix}:` without declaring it; declare it (xmlns:{prefix}=\"…\") or fix the feed"));
+                }
+                declared += 1;
+            }
+            // A part's position is not the file's: the whole document names the defect.
+            _ if parts.is_some() => whole = true,
+            error => return Err(parse_error(origin, text, &repaired, &error)),
         }
-        declared += 1;
-    }
-    // Parsed again: the successful parse above borrows a text the loop may still change.
-    let document = Document::parse_with_options(&repaired.text, options).map_err(|error| parse_error(origin, text, &repaired, &error))?;
-    let reader = Reader { origin, original: text, repaired: &repaired, base_url, positions: Default::default() };
-    let root = document.root_element();
-    let (format, items) = match kind_of_root(root.tag_name().name()) {
-        XmlKind::Rss => (rss_version(root), reader.rss_items(root)),
-        XmlKind::Rdf => {
-            let format = if root.children().any(|c| c.is_element() && c.tag_name().namespace() == Some(RSS_090_NS)) { "RSS 0.90" } else { "RSS 1.0" };
-            (format.to_string(), reader.rss_items(root))
-        }
-        XmlKind::Atom => (atom_version(root), reader.atom_entries(root)),
-        XmlKind::AtomEntry => (format!("{} entry", atom_version(root)), vec![reader.atom_entry(root, 0)]),
-        other => return Err(anyhow!("feed {origin}: {other:?} is not a feed root")),
     };
     let warnings = repaired.warnings.iter().map(|warning| format!("feed {origin}: {warning}")).collect();
     Ok(FeedRead { format, items, warnings })
+}
+
+/// Bytes of items parsed together (at least four times the prolog, which each part repeats).
+const PART_BYTES: usize = 256 * 1024;
+
+fn parsing_options() -> ParsingOptions {
+    ParsingOptions { allow_dtd: true, ..ParsingOptions::default() }
+}
+
+enum ReadError {
+    Xml(roxmltree::Error),
+    NotAFeed(XmlKind),
+}
+
+impl From<roxmltree::Error> for ReadError {
+    fn from(error: roxmltree::Error) -> Self {
+        ReadError::Xml(error)
+    }
+}
+
+/// The local name of a feed's items by its root's name (None: not split, an entry document).
+fn item_name_of_root(root_name: &str) -> Option<&'static str> {
+    match kind_of_root(root_name) {
+        XmlKind::Rss | XmlKind::Rdf => Some("item"),
+        XmlKind::Atom => Some("entry"),
+        _ => None,
+    }
+}
+
+/// The feed parsed as one document: its format and items.
+fn read_whole(origin: &str, original: &str, repaired: &RepairedXml, base_url: Option<&str>) -> Result<(String, Vec<BatchItem>), ReadError> {
+    let document = Document::parse_with_options(&repaired.text, parsing_options())?;
+    let positions = Default::default();
+    let reader = Reader { origin, original, repaired, base_url, positions: &positions, first_index: 0, part_offsets: Vec::new() };
+    let root = document.root_element();
+    Ok(match kind_of_root(root.tag_name().name()) {
+        XmlKind::Rss => (rss_version(root), reader.rss_items(root)),
+        XmlKind::Rdf => (rdf_version(root).to_string(), reader.rss_items(root)),
+        XmlKind::Atom => (atom_version(root), reader.atom_entries(root)),
+        XmlKind::AtomEntry => (format!("{} entry", atom_version(root)), vec![reader.atom_entry(root, 0)]),
+        other => return Err(ReadError::NotAFeed(other)),
+    })
+}
+
+fn rdf_version(root: Node) -> &'static str {
+    if root.children().any(|c| c.is_element() && c.tag_name().namespace() == Some(RSS_090_NS)) {
+        "RSS 0.90"
+    } else {
+        "RSS 1.0"
+    }
+}
+
+/// The feed parsed in parts (see `read`): the same format and items as `read_whole`.
+/// `part_bytes`: bytes of items parsed together (`PART_BYTES`; tests make parts smaller).
+fn read_in_parts(origin: &str, original: &str, repaired: &RepairedXml, base_url: Option<&str>, parts: &FeedParts, part_bytes: usize) -> Result<(String, Vec<BatchItem>), ReadError> {
+    let full = repaired.text.as_str();
+    let options = parsing_options();
+    // The document without its items: its format, and every part of it checked.
+    let mut rest = String::with_capacity(full.len() - parts.items.iter().map(|item| item.range.len()).sum::<usize>());
+    let mut copied = 0;
+    for item in &parts.items {
+        rest.push_str(&full[copied..item.range.start]);
+        copied = item.range.end;
+    }
+    rest.push_str(&full[copied..]);
+    let document = Document::parse_with_options(&rest, options)?;
+    let root = document.root_element();
+    let kind = kind_of_root(root.tag_name().name());
+    let mut format = match &kind {
+        XmlKind::Rss => rss_version(root),
+        XmlKind::Rdf => rdf_version(root).to_string(),
+        XmlKind::Atom => atom_version(root),
+        other => return Err(ReadError::NotAFeed(other.clone())),
+    };
+    drop(document);
+    drop(rest);
+
+    let prolog = &full[..parts.root_tag.start];
+    let budget = part_bytes.max(4 * prolog.len());
+    let positions = Default::default();
+    let mut items = Vec::with_capacity(parts.items.len());
+    // The root's items before the channels' (the order `rss_items` reads them in).
+    let in_order = parts.items.iter().filter(|item| item.channel.is_none()).chain(parts.items.iter().filter(|item| item.channel.is_some()));
+    let mut group: Vec<&ItemPart> = Vec::new();
+    let mut group_bytes = 0;
+    let mut read_group = |group: &[&ItemPart], items: &mut Vec<BatchItem>| -> Result<(), ReadError> {
+        let Some(first) = group.first() else { return Ok(()) };
+        let mut part = String::with_capacity(budget + prolog.len() + 256);
+        part.push_str(prolog);
+        part.push_str(&full[parts.root_tag.clone()]);
+        if let Some((channel_tag, _)) = &first.channel {
+            part.push_str(&full[channel_tag.clone()]);
+        }
+        let mut part_offsets = Vec::with_capacity(group.len());
+        for item in group {
+            part_offsets.push((part.len(), item.range.start));
+            part.push_str(&full[item.range.clone()]);
+        }
+        if let Some((_, channel_name)) = &first.channel {
+            part.push_str("</");
+            part.push_str(channel_name);
+            part.push('>');
+        }
+        part.push_str("</");
+        part.push_str(&parts.root_name);
+        part.push('>');
+        let document = Document::parse_with_options(&part, options)?;
+        let root = document.root_element();
+        let reader = Reader { origin, original, repaired, base_url, positions: &positions, first_index: items.len(), part_offsets };
+        if kind == XmlKind::Atom {
+            items.extend(reader.atom_entries(root));
+        } else {
+            if kind == XmlKind::Rdf && rdf_version(root) == "RSS 0.90" {
+                format = "RSS 0.90".to_string();
+            }
+            items.extend(reader.rss_items(root));
+        }
+        Ok(())
+    };
+    for item in in_order {
+        let same_container = group.last().is_none_or(|last| last.channel == item.channel);
+        if !group.is_empty() && (!same_container || group_bytes + item.range.len() > budget) {
+            read_group(&group, &mut items)?;
+            group.clear();
+            group_bytes = 0;
+        }
+        group.push(item);
+        group_bytes += item.range.len();
+    }
+    read_group(&group, &mut items)?;
+    Ok((format, items))
 }
 
 fn rss_version(root: Node) -> String {
@@ -170,8 +305,12 @@ struct Reader<'a> {
     base_url: Option<&'a str>,
     /// Items are visited in document order, so each item's position is counted on from the
     /// last one: linear in the file, however many items (counting from the start for each
-    /// item would be quadratic).
-    positions: std::cell::RefCell<PositionCursor>,
+    /// item would be quadratic). Shared by the parts of one feed.
+    positions: &'a std::cell::RefCell<PositionCursor>,
+    /// The number of the first item read by this reader (items of earlier parts before it).
+    first_index: usize,
+    /// For a part: where each piece of it starts in the part and in the repaired text.
+    part_offsets: Vec<(usize, usize)>,
 }
 
 /// Line and column of byte offsets of one text, counted on from the previous offset asked.
@@ -284,9 +423,21 @@ fn serialize_html(node: Node, out: &mut String) {
 impl Reader<'_> {
     /// "news.rss item 3 (line 40, column 5)": positions of the original file.
     fn source(&self, what: &str, index: usize, node: Node) -> String {
-        let offset = self.repaired.original_offset(node.range().start);
+        let offset = self.repaired.original_offset(self.repaired_offset(node.range().start));
         let (line, column) = self.positions.borrow_mut().at(self.original, offset);
         format!("{} {what} {} (line {line}, column {column})", self.origin, index + 1)
+    }
+
+    /// The offset in the repaired text of an offset in the parsed text (the same when the
+    /// document was parsed whole).
+    fn repaired_offset(&self, offset: usize) -> usize {
+        match self.part_offsets.partition_point(|&(part_start, _)| part_start <= offset) {
+            0 => offset,
+            index => {
+                let (part_start, repaired_start) = self.part_offsets[index - 1];
+                repaired_start + (offset - part_start)
+            }
+        }
     }
 
     /// The base URL for links in `node`: `xml:base` attributes from the root down, over the
@@ -320,7 +471,7 @@ impl Reader<'_> {
         let containers = std::iter::once(root).chain(elements(root).filter(|c| is_rss_element(*c, "channel")));
         for container in containers {
             for item in elements(container).filter(|c| is_rss_element(*c, "item")) {
-                items.push(self.rss_item(item, items.len()));
+                items.push(self.rss_item(item, self.first_index + items.len()));
             }
         }
         items
@@ -402,7 +553,7 @@ impl Reader<'_> {
     }
 
     fn atom_entries(&self, root: Node) -> Vec<BatchItem> {
-        elements(root).filter(|c| is_atom_element(*c, "entry")).enumerate().map(|(index, entry)| self.atom_entry(entry, index)).collect()
+        elements(root).filter(|c| is_atom_element(*c, "entry")).enumerate().map(|(index, entry)| self.atom_entry(entry, self.first_index + index)).collect()
     }
 
     fn atom_entry(&self, entry: Node, index: usize) -> BatchItem {
@@ -512,7 +663,82 @@ impl TextKind {
 
 #[cfg(test)]
 mod tests {
-    use super::{line_and_column, PositionCursor};
+    use super::*;
+
+    /// Every XML feed of the shared corpus (feed-rs's fixtures) reads the same in parts of
+    /// about one kilobyte as whole: format, items (their positions included) and errors.
+    #[test]
+    fn feeds_read_in_parts_equal_feeds_read_whole() {
+        let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/feeds/feed-rs");
+        let Ok(entries) = std::fs::read_dir(&directory) else {
+            eprintln!("SKIPPED: the shared feed corpus is not at {}", directory.display());
+            return;
+        };
+        let mut paths: Vec<_> = entries.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect();
+        paths.sort();
+        let (mut split, mut whole_only, mut multi_part) = (0, 0, 0);
+        for path in paths {
+            let Ok(bytes) = std::fs::read(&path) else { continue };
+            let name = path.display().to_string();
+            let Ok(decoded) = crate::input::decode::decode(&name, &bytes) else { continue };
+            if !matches!(super::super::classify(&name, &decoded.text), super::super::Classified::XmlFeed) {
+                continue;
+            }
+            let repaired = repair::repair(&decoded.text);
+            let whole = read_whole(&name, &decoded.text, &repaired, None);
+            let Some(parts) = parts::split(&repaired.text, item_name_of_root) else {
+                whole_only += 1;
+                continue;
+            };
+            split += 1;
+            multi_part += usize::from(parts.items.iter().map(|item| item.range.len()).sum::<usize>() > 1024);
+            let in_parts = read_in_parts(&name, &decoded.text, &repaired, None, &parts, 1024);
+            match (whole, in_parts) {
+                (Ok(whole), Ok(in_parts)) => assert_eq!(format!("{whole:?}"), format!("{in_parts:?}"), "{name}"),
+                (Err(ReadError::Xml(_)), Err(ReadError::Xml(_))) => {}
+                (Ok(_), Err(ReadError::Xml(error))) => {
+                    // Allowed only for what `read` repairs and retries (an undeclared prefix).
+                    assert!(matches!(error, roxmltree::Error::UnknownNamespace(..)), "{name}: {error}")
+                }
+                (Err(ReadError::Xml(error)), Ok(_)) => panic!("{name} reads in parts but not whole: {error}"),
+                (_, _) => panic!("{name}: not a feed root"),
+            }
+        }
+        eprintln!("{split} feeds split ({multi_part} into several parts), {whole_only} parsed whole");
+        assert!(split >= 50 && multi_part >= 10, "{split} split, {multi_part} in several parts");
+    }
+
+    #[test]
+    fn items_of_the_root_and_of_channels_are_found_past_comments_cdata_and_quoted_markup() {
+        let text = r#"<?xml version="1.0"?>
+<!DOCTYPE rss [ <!ENTITY x "<item>not one</item>"> ]>
+<rss version="2.0" a='>'><!-- <item> --><channel x="</item>"><title><![CDATA[<item>]]></title>
+<item><title>a</title><item>inner</item></item><item/><c:item xmlns:c="urn:c">c</c:item>
+</channel><item>root</item></rss>"#;
+        let parts = parts::split(text, item_name_of_root).expect("splits");
+        assert_eq!(parts.root_name, "rss");
+        assert_eq!(&text[parts.root_tag.clone()], r#"<rss version="2.0" a='>'>"#);
+        let items: Vec<(&str, bool)> = parts.items.iter().map(|item| (&text[item.range.clone()], item.channel.is_some())).collect();
+        assert_eq!(
+            items,
+            [("<item><title>a</title><item>inner</item></item>", true), ("<item/>", true), (r#"<c:item xmlns:c="urn:c">c</c:item>"#, true), ("<item>root</item>", false)]
+        );
+        // Tags that do not nest, or an unfinished comment: left to the parser.
+        assert!(parts::split("<rss><channel><item></channel></rss>", item_name_of_root).is_none());
+        assert!(parts::split("<rss><channel><!-- </channel></rss>", item_name_of_root).is_none());
+        assert!(parts::split("<rss><channel>", item_name_of_root).is_none());
+        // An Atom entry document is one item: not split.
+        assert!(parts::split(r#"<entry xmlns="http://www.w3.org/2005/Atom"><title>t</title></entry>"#, item_name_of_root).is_none());
+    }
+
+    /// A defect inside an item is reported where it is in the file, as when the feed was parsed whole.
+    #[test]
+    fn an_error_inside_a_part_names_the_line_and_column_of_the_file() {
+        let items: String = (0..2_000).map(|i| format!("<item><title>{i}</title></item>\n")).collect();
+        let feed = format!("<rss version=\"2.0\"><channel>\n{items}<item><title a=\"1\" a=\"2\">x</title></item>\n</channel></rss>");
+        let error = read("bad.rss", &feed, None).unwrap_err().to_string();
+        assert!(error.contains("line 2002, column 20") && error.contains("attribute a appears twice"), "{error}");
+    }
 
     #[test]
     fn the_position_cursor_agrees_with_counting_from_the_start_in_any_order() {
