@@ -39,7 +39,7 @@ fn run_pair(args: &CheckArgs, article: &str, summary: &str) -> Result<()> {
     }
     let article_document = input::read_document(article).map_err(|e| anyhow!("--article: {e}"))?;
     let summary_document = input::read_document(summary).map_err(|e| anyhow!("--summary: {e}"))?;
-    let source = Source::new(&article_document.text).map_err(|e| anyhow!("--article {}: {e}", article_document.origin))?;
+    let source = Source::from_owned(article_document.text).map_err(|e| anyhow!("--article {}: {e}", article_document.origin))?;
     let check = source.check(&summary_document.text).map_err(|e| anyhow!("--summary {}: {e}", summary_document.origin))?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

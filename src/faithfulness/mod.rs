@@ -244,18 +244,33 @@ impl Source {
     /// Indexes `text` (normalized and split into sentences by [`crate::text`]), one sentence
     /// at a time.
     pub fn new(text: &str) -> Result<Source, CheckError> {
-        let normalized = text::normalize(text);
-        Source::index(text::sentences(&normalized).map(|sentence| sentence.text))
+        Source::from_normalized(&text::normalize(text))
+    }
+
+    /// [`Source::new`] for a text the caller is done with: it is freed once normalized, so that
+    /// a long article is not held once more while it is indexed.
+    pub fn from_owned(text: String) -> Result<Source, CheckError> {
+        let normalized = text::normalize(&text);
+        drop(text);
+        Source::from_normalized(&normalized)
+    }
+
+    fn from_normalized(normalized: &str) -> Result<Source, CheckError> {
+        // The sentences' texts are never longer than the text they were split from.
+        Source::index(text::sentences(normalized).map(|sentence| sentence.text), normalized.len())
     }
 
     /// Indexes sentences already split by [`crate::text::split_sentences`].
     pub fn from_sentences(sentences: &[text::Sentence]) -> Result<Source, CheckError> {
-        Source::index(sentences.iter().map(|sentence| sentence.text.as_str()))
+        let length = sentences.iter().map(|sentence| sentence.text.len()).sum();
+        Source::index(sentences.iter().map(|sentence| sentence.text.as_str()), length)
     }
 
-    fn index<T: AsRef<str>>(sentences: impl Iterator<Item = T>) -> Result<Source, CheckError> {
+    /// `text_length`: an upper bound of the sentences' total length, reserved at once rather
+    /// than reached by doubling.
+    fn index<T: AsRef<str>>(sentences: impl Iterator<Item = T>, text_length: usize) -> Result<Source, CheckError> {
         let mut source = Source {
-            text: String::new(),
+            text: String::with_capacity(text_length),
             ends: Vec::new(),
             terms: TermExtractor::default(),
             stem_ids: HashMap::new(),

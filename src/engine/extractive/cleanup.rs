@@ -40,8 +40,13 @@ fn strip_agency_dateline(sentence: &str) -> Option<&str> {
 /// `WASHINGTON — The…`, `SAN FRANCISCO, Calif. - The…`: an all-capitals place, a dash.
 fn strip_capitalised_place_dateline(sentence: &str) -> Option<&str> {
     let first_word = sentence.split_whitespace().next()?;
-    let letters: Vec<char> = first_word.chars().filter(|c| c.is_alphabetic()).collect();
-    if letters.len() < 2 || !letters.iter().all(|c| c.is_uppercase()) {
+    // Counted, not collected: the first "word" of a text without spaces can be megabytes long.
+    let mut letters = 0;
+    if !first_word.chars().filter(|c| c.is_alphabetic()).all(|c| {
+        letters += 1;
+        c.is_uppercase()
+    }) || letters < 2
+    {
         return None;
     }
     let mut offset = 0;
@@ -207,6 +212,15 @@ pub(super) fn is_page_furniture(sentence: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_first_word_is_no_dateline() {
+        let word = "ABCDEFGHIJ".repeat(1000);
+        let sentence = format!("{word} - The council met.");
+        assert_eq!(strip_dateline(&sentence), "The council met.");
+        let lower = "abcdefghij".repeat(1000);
+        assert_eq!(strip_dateline(&lower), lower);
+    }
 
     #[test]
     fn strips_datelines() {

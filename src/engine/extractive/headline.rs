@@ -213,16 +213,22 @@ const WEEKDAYS: &[&str] = &[
     "sunday",
 ];
 
+/// A longer token (a long URL, a run of text without spaces) is no headline word, and the
+/// headline leaves it out: one such "word" of 10 MB would otherwise be copied whole, and shown.
+const MAX_HEADLINE_TOKEN_BYTES: usize = 100;
+
 /// Turns a sentence into a headline: dateline, caption label, parentheticals,
 /// attributions, trailing clauses and time phrases removed; written in headline style
 /// (no articles, `will` and `is to` become `to`, `has been charged` becomes `charged`);
 /// about [`HEADLINE_TARGET_WORDS`] and at most [`HEADLINE_MAX_WORDS`] words; no final
 /// period. Falls back to the sentence's first words when compression leaves nothing.
+/// Tokens over [`MAX_HEADLINE_TOKEN_BYTES`] are left out.
 pub(super) fn compress_to_headline(sentence: &str) -> String {
     // A headline comes from the opening of a sentence; the cap keeps run-on input cheap.
     const MAX_SOURCE_WORDS: usize = 80;
     let opening: String = sentence
         .split_whitespace()
+        .filter(|token| token.len() <= MAX_HEADLINE_TOKEN_BYTES)
         .take(MAX_SOURCE_WORDS)
         .collect::<Vec<_>>()
         .join(" ");
@@ -753,6 +759,16 @@ fn has_opening_quote_for(text: &str, closing: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leaves_out_tokens_too_long_to_be_words() {
+        let url = format!("https://example.com/{}", "a".repeat(200));
+        assert_eq!(compress_to_headline(&format!("Officials published {url} on Tuesday.")), "Officials published on Tuesday");
+        // Text without spaces has no headline words at all; it is not copied into one.
+        assert_eq!(compress_to_headline(&"abcdefghij".repeat(100_000)), "");
+        let word = "w".repeat(MAX_HEADLINE_TOKEN_BYTES);
+        assert_eq!(compress_to_headline(&format!("{word} rose.")), format!("W{} rose", &word[1..]));
+    }
 
     #[test]
     fn drops_attribution_and_parentheticals() {
