@@ -216,8 +216,9 @@ fn link_only_reason(url: &str) -> String {
 
 /// What to do with an item. With `--fetch`, an item with a link and only a teaser (or no
 /// text) is downloaded; without it, an item with only a link is skipped, as is one with
-/// nothing to summarize.
-fn task_for(item: &BatchItem, fetch: bool) -> (Task, Option<Document>) {
+/// nothing to summarize. With the task, the sha256 that identifies the item's content for
+/// duplicate detection.
+fn task_for(item: &BatchItem, fetch: bool) -> (Task, [u8; 32]) {
     let document = document_for(item);
     if fetch {
         if let Some(link) = item.link.as_ref().or(match &item.body {
@@ -229,15 +230,31 @@ fn task_for(item: &BatchItem, fetch: bool) -> (Task, Option<Document>) {
                 Err(_) => matches!(item.body, ItemBody::LinkOnly(_) | ItemBody::ContentHtml(_) | ItemBody::ContentText(_) | ItemBody::Html(_) | ItemBody::Text(_)),
             };
             if teaser {
-                return (Task::FetchAndSummarize(link.clone()), None);
+                // The page is not known before it is downloaded; its address stands for it.
+                return (Task::FetchAndSummarize(link.clone()), sha256(&[b"link", link.as_bytes()]));
             }
         }
     }
     match (document, &item.body) {
-        (Ok(document), _) if document.text.len() >= KEEP_DOCUMENT_BYTES => (Task::Summarize(PlannedDocument::Kept(Box::new(document))), None),
-        (Ok(document), _) => (Task::Summarize(PlannedDocument::Remade { text_bytes: document.text.len() }), Some(document)),
-        (Err(reason), ItemBody::LinkOnly(_) | ItemBody::Nothing(_)) => (Task::Skip(reason), None),
-        (Err(reason), _) => (Task::Fail(reason), None),
+        (Ok(document), _) => {
+            // The normalized text, kept as bytes (the key is made from its hex form, as it always was).
+            let content = sha256(&[b"text", document.text.as_bytes()]);
+            let planned = if document.text.len() >= KEEP_DOCUMENT_BYTES {
+                PlannedDocument::Kept(Box::new(document))
+            } else {
+                PlannedDocument::Remade { text_bytes: document.text.len() }
+            };
+            (Task::Summarize(planned), content)
+        }
+        // A failing or skipped entry has no text; its source and reason identify it.
+        (Err(reason), ItemBody::LinkOnly(_) | ItemBody::Nothing(_)) => {
+            let content = sha256(&[b"skipped", item.source.as_bytes(), reason.as_bytes()]);
+            (Task::Skip(reason), content)
+        }
+        (Err(reason), _) => {
+            let content = sha256(&[b"failed", item.source.as_bytes(), reason.as_bytes()]);
+            (Task::Fail(reason), content)
+        }
     }
 }
 
@@ -272,18 +289,7 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan
                 None => plan.undated += 1,
             }
         }
-        let (task, document) = task_for(&item, filters.fetch);
-        // sha256 of the normalized text (or of the failing entry), for duplicate detection;
-        // kept as bytes (the key is made from its hex form, as it always was).
-        let content = match &task {
-            Task::Summarize(PlannedDocument::Kept(document)) => sha256(&[b"text", document.text.as_bytes()]),
-            Task::Summarize(PlannedDocument::Remade { .. }) => sha256(&[b"text", document.as_ref().map_or(&[][..], |document| document.text.as_bytes())]),
-            // The page is not known before it is downloaded; its address stands for it.
-            Task::FetchAndSummarize(url) => sha256(&[b"link", url.as_bytes()]),
-            // A failing or skipped entry has no text; its source and reason identify it.
-            Task::Fail(reason) => sha256(&[b"failed", item.source.as_bytes(), reason.as_bytes()]),
-            Task::Skip(reason) => sha256(&[b"skipped", item.source.as_bytes(), reason.as_bytes()]),
-        };
+        let (task, content) = task_for(&item, filters.fetch);
         // Ids and links are remembered by digest: a copy of each would cost more than a small
         // feed item's own text.
         // (128 bits of sha256: a chance collision among a billion items is below 10^-20).
@@ -311,7 +317,6 @@ pub fn plan(items: Vec<BatchItem>, fingerprint: &str, filters: &Filters) -> Plan
             plan.already_done += 1;
             continue;
         }
-        drop(document);
         // A link or reason lives on in the task: the body is kept only to be summarized.
         let item = match task {
             Task::Summarize(PlannedDocument::Remade { .. }) => item,

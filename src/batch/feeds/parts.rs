@@ -122,7 +122,8 @@ fn tag_name(text: &str) -> &str {
     &text[..end]
 }
 
-fn local(name: &str) -> &str {
+/// The local part of a qualified name (`atom:entry` → `entry`).
+pub(super) fn local(name: &str) -> &str {
     name.rsplit(':').next().unwrap_or(name)
 }
 

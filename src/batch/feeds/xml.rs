@@ -47,7 +47,7 @@ pub enum XmlKind {
 
 /// The kind of an XML text by its root element's (qualified) name.
 pub fn kind_of_root(name: &str) -> XmlKind {
-    let local = name.rsplit(':').next().unwrap_or(name);
+    let local = parts::local(name);
     match local {
         "rss" => XmlKind::Rss,
         "RDF" => XmlKind::Rdf,
